@@ -1,0 +1,3 @@
+//! The `casevault` binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! casevault storage.
