@@ -1,0 +1,2 @@
+//! casevault server library.
+pub mod config;
