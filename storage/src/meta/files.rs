@@ -1,0 +1,232 @@
+//! Files: the commit transaction, listing, rename, move and delete.
+
+use sled::Transactional;
+
+use super::cases::{
+    NAME_FILE, NameEntry, check_folder_in_case, codec_now, name_value, parse_name_value,
+    release_used,
+};
+use super::{Meta, abort, get, key, name_key, tx_get, tx_put};
+use crate::error::{Result, StorageError};
+use crate::ids::{BlobId, CaseId, FileId, FolderId, UploadId};
+use crate::quota::QuotaRecord;
+use crate::records::{FileRecord, PendingUpload};
+
+/// What to do when the name is already taken in the folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Refuse with [`StorageError::NameConflict`].
+    Fail,
+    /// Replace the existing file (a new version); its object is deleted afterwards.
+    Replace,
+}
+
+/// A finished upload to record.
+#[derive(Clone, Debug)]
+pub struct CommitFile {
+    /// The upload whose reservation is settled.
+    pub upload: UploadId,
+    /// The file record (its `blob` and `account` must match the upload's).
+    pub file: FileRecord,
+    /// Conflict policy.
+    pub on_conflict: OnConflict,
+}
+
+impl Meta {
+    /// Records a completely written object as a file and charges its size in one
+    /// transaction: the upload's reservation is released, `used` grows by the file's size,
+    /// the pending-upload record disappears. Returns the object of a replaced file, which is
+    /// queued for deletion.
+    pub async fn commit_file(&self, commit: CommitFile) -> Result<Option<BlobId>> {
+        self.run_durable(move |m| {
+            let t = &m.trees;
+            let trees = [
+                &t.uploads,
+                &t.cases,
+                &t.folders,
+                &t.files,
+                &t.files_by_case,
+                &t.files_by_blob,
+                &t.names,
+                &t.quota,
+                &t.garbage,
+            ];
+            let replaced = trees[..].transaction(|tx| {
+                let [
+                    uploads,
+                    cases,
+                    folders,
+                    files,
+                    by_case,
+                    by_blob,
+                    names,
+                    quota,
+                    garbage,
+                ] = &tx[..]
+                else {
+                    return abort(StorageError::Invalid("transaction trees".into()));
+                };
+                let file = &commit.file;
+                let Some(upload) = tx_get::<PendingUpload>(uploads, commit.upload.as_bytes())?
+                else {
+                    return abort(StorageError::NotFound("upload"));
+                };
+                if upload.blob != file.blob || upload.account != file.account {
+                    return abort(StorageError::Invalid(
+                        "commit does not match its upload".into(),
+                    ));
+                }
+                if cases.get(file.case.as_bytes())?.is_none() {
+                    return abort(StorageError::NotFound("case"));
+                }
+                if let Some(folder) = file.folder {
+                    check_folder_in_case(folders, folder, file.case)?;
+                }
+                let name = name_key(file.case, file.folder, &file.name_tag);
+                let mut replaced = None;
+                if let Some(existing) = names.get(&name)? {
+                    match (parse_name_value(&existing), commit.on_conflict) {
+                        (Some(NameEntry::File(old_id)), OnConflict::Replace) => {
+                            if let Some(old) = tx_get::<FileRecord>(files, old_id.as_bytes())? {
+                                release_used(quota, old.account, old.size)?;
+                                files.remove(old_id.as_bytes())?;
+                                by_case.remove(key(&[old.case.as_bytes(), old_id.as_bytes()]))?;
+                                by_blob.remove(old.blob.as_bytes())?;
+                                garbage.insert(old.blob.as_bytes(), codec_now())?;
+                                replaced = Some(old.blob);
+                            }
+                        }
+                        _ => return abort(StorageError::NameConflict),
+                    }
+                }
+                let mut record: QuotaRecord =
+                    tx_get(quota, &upload.account.key())?.unwrap_or_default();
+                if file.size > upload.reserved {
+                    return abort(StorageError::Invalid(
+                        "file larger than its reservation".into(),
+                    ));
+                }
+                record.reserved = record.reserved.saturating_sub(upload.reserved);
+                record.used = record.used.saturating_add(file.size);
+                tx_put(quota, &upload.account.key(), &record)?;
+                names.insert(name, name_value(NAME_FILE, file.id.as_bytes()))?;
+                tx_put(files, file.id.as_bytes(), file)?;
+                by_case.insert(key(&[file.case.as_bytes(), file.id.as_bytes()]), &[])?;
+                by_blob.insert(file.blob.as_bytes(), file.id.as_bytes())?;
+                uploads.remove(commit.upload.as_bytes())?;
+                Ok(replaced)
+            })?;
+            Ok(replaced)
+        })
+        .await
+    }
+
+    /// A file by id.
+    pub async fn file(&self, id: FileId) -> Result<Option<FileRecord>> {
+        self.run(move |m| get(&m.trees.files, id.as_bytes())).await
+    }
+
+    /// Every file of a case.
+    pub async fn files_of(&self, case: CaseId) -> Result<Vec<FileRecord>> {
+        self.run(move |m| {
+            let mut out = Vec::new();
+            for entry in m.trees.files_by_case.scan_prefix(case.as_bytes()) {
+                let (k, _) = entry?;
+                if let Some(file) = get(&m.trees.files, &k[16..])? {
+                    out.push(file);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Every file record (for the integrity check).
+    pub async fn all_files(&self) -> Result<Vec<FileRecord>> {
+        self.run(|m| {
+            m.trees
+                .files
+                .iter()
+                .values()
+                .map(|v| crate::codec::decode(&v?))
+                .collect()
+        })
+        .await
+    }
+
+    /// Renames and/or moves a file within its case: `name` is the new sealed name and tag.
+    pub async fn move_file(
+        &self,
+        id: FileId,
+        folder: Option<FolderId>,
+        name: casevault_crypto::Sealed,
+        name_tag: [u8; 32],
+    ) -> Result<FileRecord> {
+        self.run_durable(move |m| {
+            let t = &m.trees;
+            let record =
+                (&t.files, &t.folders, &t.names).transaction(|(files, folders, names)| {
+                    let Some(mut file) = tx_get::<FileRecord>(files, id.as_bytes())? else {
+                        return abort(StorageError::NotFound("file"));
+                    };
+                    if let Some(folder) = folder {
+                        check_folder_in_case(folders, folder, file.case)?;
+                    }
+                    let old_key = name_key(file.case, file.folder, &file.name_tag);
+                    let new_key = name_key(file.case, folder, &name_tag);
+                    if new_key != old_key {
+                        if names.get(&new_key)?.is_some() {
+                            return abort(StorageError::NameConflict);
+                        }
+                        names.remove(old_key)?;
+                        names.insert(new_key, name_value(NAME_FILE, id.as_bytes()))?;
+                    }
+                    file.folder = folder;
+                    file.name = name.clone();
+                    file.name_tag = name_tag;
+                    tx_put(files, id.as_bytes(), &file)?;
+                    Ok(file)
+                })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Deletes a file record, releases its quota and queues its object for deletion.
+    pub async fn delete_file(&self, id: FileId) -> Result<FileRecord> {
+        self.run_durable(move |m| {
+            let t = &m.trees;
+            let trees = [
+                &t.files,
+                &t.files_by_case,
+                &t.files_by_blob,
+                &t.names,
+                &t.quota,
+                &t.garbage,
+            ];
+            let record = trees[..].transaction(|tx| {
+                let [files, by_case, by_blob, names, quota, garbage] = &tx[..] else {
+                    return abort(StorageError::Invalid("transaction trees".into()));
+                };
+                let Some(file) = tx_get::<FileRecord>(files, id.as_bytes())? else {
+                    return abort(StorageError::NotFound("file"));
+                };
+                release_used(quota, file.account, file.size)?;
+                files.remove(id.as_bytes())?;
+                by_case.remove(key(&[file.case.as_bytes(), id.as_bytes()]))?;
+                by_blob.remove(file.blob.as_bytes())?;
+                names.remove(name_key(file.case, file.folder, &file.name_tag))?;
+                garbage.insert(file.blob.as_bytes(), codec_now())?;
+                Ok(file)
+            })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Whether a committed file uses this object.
+    pub async fn blob_in_use(&self, blob: BlobId) -> Result<bool> {
+        self.run(move |m| Ok(m.trees.files_by_blob.contains_key(blob.as_bytes())?))
+            .await
+    }
+}

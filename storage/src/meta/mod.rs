@@ -1,0 +1,247 @@
+//! Metadata in sled: one tree per kind of record and per index, values versioned, every
+//! multi-tree change in one transaction, every call off the async threads.
+//!
+//! [`Meta`] is the only type that touches sled. Its methods are grouped by domain in the
+//! sub-modules; each write that a user is told about is flushed before it returns.
+
+mod accounts;
+mod cases;
+mod files;
+mod grants;
+mod uploads;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use casevault_crypto::KeyId;
+use sled::Tree;
+
+use crate::codec;
+use crate::error::Result;
+use crate::quota::{QuotaAccount, QuotaRecord};
+
+pub use files::{CommitFile, OnConflict};
+
+/// All the trees of the metadata database.
+pub(crate) struct Trees {
+    pub users: Tree,
+    pub users_by_email: Tree,
+    pub orgs: Tree,
+    pub memberships: Tree,
+    pub memberships_by_user: Tree,
+    pub cases: Tree,
+    pub cases_by_account: Tree,
+    pub folders: Tree,
+    pub folders_by_case: Tree,
+    pub files: Tree,
+    pub files_by_case: Tree,
+    pub files_by_blob: Tree,
+    /// (case, parent folder, name tag) → kind byte + id; files and folders share it.
+    pub names: Tree,
+    pub grants: Tree,
+    pub grants_by_owner: Tree,
+    pub grants_by_token: Tree,
+    pub quota: Tree,
+    pub uploads: Tree,
+    /// Objects whose records are gone and that must be deleted from the object store.
+    pub garbage: Tree,
+    pub audit: Tree,
+    pub audit_by_case: Tree,
+    /// Single values: the audit chain head, the schema version.
+    pub state: Tree,
+}
+
+/// The metadata database. Cheap to clone.
+#[derive(Clone)]
+pub struct Meta {
+    pub(crate) db: sled::Db,
+    pub(crate) trees: Arc<Trees>,
+}
+
+impl std::fmt::Debug for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meta").finish_non_exhaustive()
+    }
+}
+
+impl Meta {
+    /// Opens (or creates) the database in `dir`. Blocking: call it before serving, or from
+    /// `spawn_blocking`.
+    pub fn open(dir: &Path) -> Result<Meta> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        let trees = Trees {
+            users: tree("users")?,
+            users_by_email: tree("users_by_email")?,
+            orgs: tree("orgs")?,
+            memberships: tree("memberships")?,
+            memberships_by_user: tree("memberships_by_user")?,
+            cases: tree("cases")?,
+            cases_by_account: tree("cases_by_account")?,
+            folders: tree("folders")?,
+            folders_by_case: tree("folders_by_case")?,
+            files: tree("files")?,
+            files_by_case: tree("files_by_case")?,
+            files_by_blob: tree("files_by_blob")?,
+            names: tree("names")?,
+            grants: tree("grants")?,
+            grants_by_owner: tree("grants_by_owner")?,
+            grants_by_token: tree("grants_by_token")?,
+            quota: tree("quota")?,
+            uploads: tree("uploads")?,
+            garbage: tree("garbage")?,
+            audit: tree("audit")?,
+            audit_by_case: tree("audit_by_case")?,
+            state: tree("state")?,
+        };
+        Ok(Meta {
+            db,
+            trees: Arc::new(trees),
+        })
+    }
+
+    /// Runs blocking sled work on the blocking thread pool.
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Meta) -> Result<T> + Send + 'static,
+    {
+        let meta = self.clone();
+        tokio::task::spawn_blocking(move || work(&meta)).await?
+    }
+
+    /// Like [`Meta::run`], then flushes to disk before returning: for changes a user is told
+    /// about.
+    pub(crate) async fn run_durable<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Meta) -> Result<T> + Send + 'static,
+    {
+        let value = self.run(work).await?;
+        self.db.flush_async().await?;
+        Ok(value)
+    }
+
+    /// Flushes every pending write to disk.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// The quota of an account (zero limit when never set).
+    pub async fn quota(&self, account: QuotaAccount) -> Result<QuotaRecord> {
+        self.run(move |m| Ok(get(&m.trees.quota, account.key())?.unwrap_or_default()))
+            .await
+    }
+
+    /// Sets an account's limit. A limit below what is used is allowed (nothing is deleted;
+    /// new uploads are refused until enough is freed).
+    pub async fn set_quota_limit(&self, account: QuotaAccount, limit: u64) -> Result<QuotaRecord> {
+        self.run_durable(move |m| {
+            let record = m.trees.quota.transaction(|tx| {
+                let mut record: QuotaRecord = tx_get(tx, &account.key())?.unwrap_or_default();
+                record.limit = limit;
+                tx_put(tx, &account.key(), &record)?;
+                Ok(record)
+            })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Every quota account and its record.
+    pub async fn quota_accounts(&self) -> Result<Vec<(QuotaAccount, QuotaRecord)>> {
+        self.run(|m| {
+            let mut out = Vec::new();
+            for entry in m.trees.quota.iter() {
+                let (key, value) = entry?;
+                if let Some(account) = account_from_key(&key) {
+                    out.push((account, codec::decode(&value)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Key ids of every case key's wrapping master key, for rotation.
+    pub(crate) fn case_kek_ids(&self) -> Result<Vec<KeyId>> {
+        let mut ids = Vec::new();
+        for entry in self.trees.cases.iter() {
+            let (_, value) = entry?;
+            let record: crate::records::CaseRecord = codec::decode(&value)?;
+            ids.push(record.wrapped_key.kek_id);
+        }
+        Ok(ids)
+    }
+}
+
+pub(crate) fn account_from_key(key: &[u8]) -> Option<QuotaAccount> {
+    let (tag, id) = key.split_first()?;
+    let id: [u8; 16] = id.try_into().ok()?;
+    match tag {
+        b'u' => Some(QuotaAccount::User(crate::ids::UserId(id))),
+        b'o' => Some(QuotaAccount::Org(crate::ids::OrgId(id))),
+        _ => None,
+    }
+}
+
+/// Reads and decodes one value outside a transaction.
+pub(crate) fn get<T: serde::de::DeserializeOwned>(
+    tree: &Tree,
+    key: impl AsRef<[u8]>,
+) -> Result<Option<T>> {
+    tree.get(key)?.map(|v| codec::decode(&v)).transpose()
+}
+
+/// Reads and decodes one value inside a transaction.
+pub(crate) fn tx_get<T: serde::de::DeserializeOwned>(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+) -> sled::transaction::ConflictableTransactionResult<Option<T>, crate::StorageError> {
+    match tx.get(key)? {
+        Some(v) => codec::decode(&v)
+            .map(Some)
+            .map_err(sled::transaction::ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}
+
+/// Encodes and writes one value inside a transaction.
+pub(crate) fn tx_put<T: serde::Serialize>(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    value: &T,
+) -> sled::transaction::ConflictableTransactionResult<(), crate::StorageError> {
+    let bytes =
+        codec::encode(value).map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+    tx.insert(key, bytes)?;
+    Ok(())
+}
+
+/// Aborts a transaction with a storage error.
+pub(crate) fn abort<T>(
+    error: crate::StorageError,
+) -> sled::transaction::ConflictableTransactionResult<T, crate::StorageError> {
+    Err(sled::transaction::ConflictableTransactionError::Abort(
+        error,
+    ))
+}
+
+/// Concatenates key parts.
+pub(crate) fn key(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// The uniqueness key of a name inside a folder: case ‖ parent (zeros at the root) ‖ tag.
+pub fn name_key(
+    case: crate::ids::CaseId,
+    parent: Option<crate::ids::FolderId>,
+    tag: &[u8; 32],
+) -> Vec<u8> {
+    let parent = parent.map(|p| p.0).unwrap_or([0u8; 16]);
+    key(&[case.as_bytes(), &parent, tag])
+}
