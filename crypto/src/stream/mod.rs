@@ -99,3 +99,27 @@ pub fn decrypt_all(case_key: &CaseKey, object: &[u8]) -> Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod vector {
+    use super::*;
+    use crate::hash::{sha256, to_hex};
+    use crate::keys::KeyId;
+
+    /// Prints a fresh test vector with its intermediate values (for `FORMAT.md`).
+    /// `cargo test -p casevault-crypto --lib print_test_vector -- --ignored --nocapture`
+    #[test]
+    #[ignore = "generates the published test vector"]
+    fn print_test_vector() {
+        let id: [u8; 16] = std::array::from_fn(|i| i as u8);
+        let key_bytes: [u8; 32] = std::array::from_fn(|i| 0x20 + i as u8);
+        let case_key = CaseKey::from_bytes(KeyId(id), key_bytes);
+        let plain: Vec<u8> = (0..4100u32).map(|i| (i % 251) as u8).collect();
+        let object = encrypt_all(&case_key, MIN_CHUNK_SIZE, &plain).expect("encrypt");
+        let header = Header::parse(&object).expect("header");
+        let data_key = open_data_key(&case_key, &header).expect("data key");
+        println!("data key     {}", to_hex(&*data_key));
+        println!("header hash  {}", to_hex(&sha256(&object[..HEADER_LEN])));
+        println!("object       {}", to_hex(&object));
+    }
+}
