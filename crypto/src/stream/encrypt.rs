@@ -154,7 +154,9 @@ impl Encryptor {
 
     /// Seals `chunk` (or the buffer when `None`) as chunk `next_chunk`.
     fn seal(&mut self, chunk: Option<&[u8]>, last: bool, out: &mut Vec<u8>) -> Result<()> {
-        if self.next_chunk >= MAX_CHUNKS {
+        // A non-final chunk must leave an index free for the final one.
+        let limit = if last { MAX_CHUNKS } else { MAX_CHUNKS - 1 };
+        if self.next_chunk >= limit {
             return Err(CryptoError::CounterExhausted);
         }
         let plaintext = chunk.unwrap_or(&self.buf);
@@ -233,5 +235,36 @@ impl Encryptor {
         (HEADER_LEN as u64)
             .saturating_add(chunks.saturating_mul(CHUNK_OVERHEAD as u64))
             .saturating_add(plaintext_len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_is_refused_past_two_to_the_32_chunks() {
+        let key = CaseKey::generate();
+        let mut enc = Encryptor::new(&key, MIN_CHUNK_SIZE).expect("encryptor");
+        enc.next_chunk = MAX_CHUNKS - 2;
+        let mut out = Vec::new();
+        let chunk = vec![0u8; MIN_CHUNK_SIZE as usize];
+        // Chunk 2^32 - 2 is sealed once more data arrives; index 2^32 - 1 is kept for the
+        // final chunk, so sealing it as a non-final one is refused.
+        enc.update(&chunk, &mut out).expect("buffered");
+        enc.update(&chunk, &mut out).expect("chunk 2^32 - 2");
+        assert!(matches!(
+            enc.update(&chunk, &mut out),
+            Err(CryptoError::CounterExhausted)
+        ));
+        let mut enc = Encryptor::new(&key, MIN_CHUNK_SIZE).expect("encryptor");
+        enc.next_chunk = MAX_CHUNKS - 1;
+        assert!(enc.finish(&mut out).is_ok());
+        let mut enc = Encryptor::new(&key, MIN_CHUNK_SIZE).expect("encryptor");
+        enc.next_chunk = MAX_CHUNKS;
+        assert!(matches!(
+            enc.finish(&mut out),
+            Err(CryptoError::CounterExhausted)
+        ));
     }
 }

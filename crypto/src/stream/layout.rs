@@ -162,6 +162,9 @@ mod tests {
             );
         }
         assert!(Layout::new(100, H + 28).is_err());
+        assert!(Layout::new(CS, H + MAX_CHUNKS * SEALED).is_ok());
+        assert!(Layout::new(CS, H + (MAX_CHUNKS + 1) * SEALED).is_err());
+        assert!(Layout::new(CS, u64::MAX).is_err());
     }
 
     #[test]
@@ -179,6 +182,7 @@ mod tests {
         assert_eq!(p.object_range, H + 2 * SEALED..H + 2 * SEALED + 128);
         let p = layout.plan(9000..9999);
         assert_eq!((p.first_chunk, p.last_chunk, p.skip, p.len), (2, 2, 100, 0));
+        #[allow(clippy::reversed_empty_ranges)]
         let p = layout.plan(50..10);
         assert_eq!((p.first_chunk, p.last_chunk, p.skip, p.len), (0, 0, 50, 0));
         let bogus = Layout {
