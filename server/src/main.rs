@@ -1,3 +1,5 @@
-//! The `casevault` binary.
+//! The `casevault` binary: see [`casevault_server::cli`].
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    casevault_server::cli::main()
+}

@@ -1,0 +1,3 @@
+//! API handlers, one action per file, grouped by resource.
+
+pub mod health;

@@ -1,0 +1,22 @@
+//! `GET /api/v1/health`: liveness for load balancers and monitoring.
+
+use serde::Serialize;
+
+use crate::extract::Json;
+
+/// The health response.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: &'static str,
+    /// The server version.
+    pub version: &'static str,
+}
+
+/// Answers `{"status":"ok","version":"…"}`.
+pub async fn get() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}

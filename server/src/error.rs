@@ -1,0 +1,168 @@
+//! The API error type: every failure a handler can report, mapped to an HTTP status and a
+//! JSON body in one place.
+//!
+//! The body is always `{"error":{"code":"snake_case_code","message":"A sentence."}}`. Codes
+//! are stable and meant for programs; messages are for people. A 500 says only
+//! "internal error": its details go to the log, next to the request id that the
+//! `x-request-id` response header also carries (see [`crate::http::middleware`]).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+/// Boxed error used as the cause of [`ApiError::Internal`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every error an API handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid credentials.
+    #[error("authentication required")]
+    Unauthorized,
+    /// 403: authenticated, but not allowed.
+    #[error("not allowed")]
+    Forbidden,
+    /// 404: no such resource (also used where existence must not be revealed).
+    #[error("not found")]
+    NotFound,
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 408: the request (body) arrived too slowly.
+    #[error("request timed out")]
+    RequestTimeout,
+    /// 409: the request conflicts with the current state; the message says how.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the request body is larger than allowed.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 413 with its own code: the upload does not fit the remaining quota.
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
+    /// 415: the request body has an unsupported content type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 416: the requested range lies outside a resource of `size` bytes.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The size of the resource, sent as `Content-Range: bytes */size`.
+        size: u64,
+    },
+    /// 429: too many requests; retry after the given delay.
+    #[error("too many requests")]
+    RateLimited {
+        /// Sent as `Retry-After` (whole seconds, at least 1).
+        retry_after: Duration,
+    },
+    /// 500: anything unexpected. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(BoxError),
+}
+
+impl ApiError {
+    /// An internal error with the given cause.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge | Self::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The sentence sent to the client (never the cause of an internal error).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Marks a response made from [`ApiError::Internal`]; the request middleware logs the cause
+/// with the request id and removes this extension.
+#[derive(Debug, Clone)]
+pub struct InternalErrorCause(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({ "error": { "code": self.code(), "message": self.message() } });
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::RateLimited { retry_after } => {
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Self::RangeNotSatisfiable { size } => {
+                if let Ok(value) = HeaderValue::try_from(format!("bytes */{size}")) {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
+            }
+            Self::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Internal(cause) => {
+                let cause = InternalErrorCause(error_chain(cause.as_ref()));
+                response.extensions_mut().insert(cause);
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(next) = source {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        source = next.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! The application state every handler can extract with `State<AppState>`.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::Settings;
+
+/// Cheap-to-clone handle on the shared [`App`].
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    /// Wraps `app`.
+    pub fn new(app: App) -> Self {
+        Self(Arc::new(app))
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// Everything handlers share.
+///
+/// The storage handle (metadata, encrypted blobs, quota) joins here as a field of type
+/// `Arc<...>` from the storage crate when the accounts, cases and files API is wired in;
+/// handlers reach storage only through it, never sled or the object store directly.
+pub struct App {
+    /// The validated settings the server was started with.
+    pub settings: Arc<Settings>,
+    /// The public base URL (e.g. `https://files.example-clinic.org`, no trailing slash), for
+    /// links in mails and responses.
+    pub public_url: String,
+    /// When this process started serving.
+    pub started_at: SystemTime,
+}
