@@ -49,21 +49,14 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    fn load(&self) -> Result<Settings, String> {
-        Settings::load(self.config.as_deref(), std::env::vars()).map_err(|err| err.to_string())
+    fn load(&self, env: Vec<(String, String)>) -> Result<Settings, String> {
+        Settings::load(self.config.as_deref(), env).map_err(|err| err.to_string())
     }
 }
 
 /// Parses the command line and runs the command; the binary's `main`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(arg) => arg.load().and_then(serve),
-        Command::Config {
-            command: ConfigCommand::Check(arg),
-        } => arg.load().and_then(|settings| check(&settings)),
-    };
-    match result {
+    match run(Cli::parse(), std::env::vars().collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("casevault: {message}");
@@ -72,13 +65,28 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `config check`: the settings are valid; print them.
-fn check(settings: &Settings) -> Result<(), String> {
+/// Runs a parsed command with the given environment; the error is the message to print.
+pub fn run(cli: Cli, env: Vec<(String, String)>) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(arg) => arg.load(env).and_then(serve),
+        Command::Config {
+            command: ConfigCommand::Check(arg),
+        } => {
+            let settings = arg.load(env)?;
+            print!("{}", check_report(&settings)?);
+            Ok(())
+        }
+    }
+}
+
+/// What `config check` prints for valid settings: the effective settings, secrets redacted.
+pub fn check_report(settings: &Settings) -> Result<String, String> {
     let text = settings
         .to_redacted_toml()
         .map_err(|err| format!("cannot print the settings: {err}"))?;
-    println!("# configuration is valid; effective settings (secrets redacted):\n\n{text}");
-    Ok(())
+    Ok(format!(
+        "# configuration is valid; effective settings (secrets redacted):\n\n{text}"
+    ))
 }
 
 /// `serve`: run until SIGTERM or Ctrl-C.

@@ -120,3 +120,6 @@ macro_rules! from_rejections {
 }
 
 from_rejections!(JsonRejection, PathRejection, QueryRejection, BytesRejection);
+
+#[cfg(test)]
+mod tests;

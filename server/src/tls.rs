@@ -3,7 +3,7 @@
 //! configured files or a generated self-signed certificate) and its reloading resolver.
 
 mod resolver;
-mod self_signed;
+pub mod self_signed;
 
 use std::path::PathBuf;
 use std::sync::Arc;
