@@ -1,7 +1,7 @@
 //! The route table: every path the server answers, in one place.
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -12,28 +12,26 @@ use crate::state::AppState;
 
 /// The whole application: routes, fallbacks and the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/health", get(api::health::get))
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(method_not_allowed);
     let app = Router::new()
-        .nest("/api", api)
+        .route("/api/v1/health", get(api::health::get))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     middleware::apply(app)
 }
 
-/// Unknown `/api/…` paths: the JSON 404.
-async fn api_not_found() -> ApiError {
-    ApiError::NotFound
+/// Unknown paths: the JSON 404 under `/api/`, a plain one elsewhere (the web interface will
+/// answer there with its own page).
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        ApiError::NotFound.into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
 }
 
-/// Known API path, unknown method: the JSON 405.
+/// Known path, unknown method: the JSON 405.
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// Anything else (the web interface will answer here with its own page).
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
 }

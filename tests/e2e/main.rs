@@ -1,1 +1,12 @@
-//! End-to-end tests.
+//! End-to-end tests: the real server, started in-process on a free port, reached over real
+//! TLS by clients that trust only its certificate. Helpers live in `casevault_tests`.
+
+mod config;
+mod errors;
+mod headers;
+mod health;
+mod limits;
+mod redirect;
+mod shutdown;
+mod tls;
+mod tls_reload;

@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -138,7 +139,9 @@ where
 }
 
 /// Runs `conn` to completion, closing it gracefully on shutdown or idleness and dropping it
-/// when the peer has stopped reading.
+/// when the peer has stopped reading. A graceful close that has not finished after another
+/// idle period with no request in flight (an HTTP/2 peer that never answers the closing PING)
+/// is turned into a hard close.
 pub async fn drive<C: GracefulConnection>(
     conn: C,
     watch: &ConnWatch,
@@ -150,7 +153,7 @@ pub async fn drive<C: GracefulConnection>(
     let period = (idle / 4).clamp(Duration::from_millis(25), Duration::from_secs(5));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut closing = false;
+    let mut closing_since: Option<Instant> = None;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -159,17 +162,21 @@ pub async fn drive<C: GracefulConnection>(
                 }
                 return;
             }
-            _ = shutdown.cancelled(), if !closing => {
-                closing = true;
+            _ = shutdown.cancelled(), if closing_since.is_none() => {
+                closing_since = Some(Instant::now());
                 conn.as_mut().graceful_shutdown();
             }
-            _ = ticker.tick() => match watch.verdict(idle) {
-                Verdict::Busy => {}
-                Verdict::Idle => if !closing {
-                    closing = true;
+            _ = ticker.tick() => match (watch.verdict(idle), closing_since) {
+                (Verdict::Busy, _) => {}
+                (Verdict::Idle, None) => {
+                    closing_since = Some(Instant::now());
                     conn.as_mut().graceful_shutdown();
+                }
+                (Verdict::Idle, Some(since)) => if since.elapsed() > idle {
+                    tracing::debug!(%peer, "graceful close did not finish; closing the connection");
+                    return;
                 },
-                Verdict::Stalled => {
+                (Verdict::Stalled, _) => {
                     tracing::debug!(%peer, "peer stopped reading; closing the connection");
                     return;
                 }
