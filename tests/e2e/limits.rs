@@ -57,6 +57,21 @@ async fn slow_headers_are_cut_off_after_the_header_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn silent_clients_are_dropped_after_the_tls_handshake_timeout() {
+    let app = spawn_app_with(|s| s.http.timeouts.tls_handshake = Duration::from_millis(500)).await;
+    let mut tcp = tokio::net::TcpStream::connect(app.socket_addr())
+        .await
+        .expect("connect");
+    let start = Instant::now();
+    let received = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut tcp))
+        .await
+        .expect("the server closes a connection that never starts TLS");
+    assert!(received.is_empty());
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn oversized_headers_are_refused() {
     let app = spawn_app_with(|s| s.http.limits.max_header_size = 4096).await;
     let client = app.client_for(reqwest::Version::HTTP_11);

@@ -73,10 +73,10 @@ fn http(settings: &mut Settings) -> Result<(), ConfigError> {
             "must be between 1024 and 1048576 bytes",
         ));
     }
-    if l.max_connections == 0 || l.max_connections > (u32::MAX >> 3) as usize {
+    if !(1..=1_000_000).contains(&l.max_connections) {
         return Err(ConfigError::invalid(
             "http.limits.max_connections",
-            "must be at least 1",
+            "must be between 1 and 1000000",
         ));
     }
     if l.h2_max_concurrent_streams == 0 {
