@@ -22,6 +22,13 @@ use crate::error::{CryptoError, Result};
 /// Longest accepted password, in bytes.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// Largest memory cost accepted in a stored hash (4 GiB).
+pub const MAX_M_KIB: u32 = 4 * 1024 * 1024;
+/// Largest time cost accepted in a stored hash.
+pub const MAX_T: u32 = 1000;
+/// Largest parallelism accepted in a stored hash.
+pub const MAX_P: u32 = 255;
+
 /// argon2id cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Argon2Params {
@@ -70,8 +77,14 @@ impl PasswordHash {
         if parsed.algorithm != argon2::ARGON2ID_IDENT {
             return Err(CryptoError::PasswordHash("not an argon2id hash".into()));
         }
-        Params::try_from(&parsed)
+        let params = Params::try_from(&parsed)
             .map_err(|e| CryptoError::PasswordHash(format!("invalid argon2 parameters: {e}")))?;
+        // Verifying allocates m KiB: refuse absurd costs rather than abort on allocation.
+        if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+            return Err(CryptoError::PasswordHash(
+                "argon2 parameters too large".into(),
+            ));
+        }
         Ok(PasswordHash(phc))
     }
 }

@@ -21,9 +21,9 @@ pub struct Token([u8; 32]);
 impl Token {
     /// A fresh random token.
     pub fn generate() -> Token {
-        let mut bytes = [0u8; 32];
-        crate::aead::fill_random(&mut bytes);
-        Token(bytes)
+        let mut token = Token([0; 32]);
+        crate::aead::fill_random(&mut token.0);
+        token
     }
 
     /// The text form: base64url without padding, 43 characters.
@@ -42,13 +42,11 @@ impl Token {
         {
             return Err(BAD);
         }
-        let mut bytes = [0u8; 32];
-        match URL_SAFE_NO_PAD.decode_slice(s, &mut bytes) {
-            Ok(32) => Ok(Token(bytes)),
-            _ => {
-                bytes.zeroize();
-                Err(BAD)
-            }
+        // Decoded in place; on failure the partial bytes are zeroized when `token` drops.
+        let mut token = Token([0; 32]);
+        match URL_SAFE_NO_PAD.decode_slice(s, &mut token.0) {
+            Ok(32) => Ok(token),
+            _ => Err(BAD),
         }
     }
 

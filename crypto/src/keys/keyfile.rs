@@ -14,12 +14,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
 use super::{KeyId, Keyring, MasterKey};
-use crate::aead::{self, KEY_LEN};
+use crate::aead;
 use crate::error::{CryptoError, Result};
 
 const PREFIX: &str = "cvk1:";
 const COMMENT: &str = "# casevault master keyring. Secret: keep it mode 0600 and back it up apart from the data.\n\
 # The first key is the current one; the others are kept only to unwrap during rotation.\n";
+/// Length of one entry and its newline: `cvk1:` ‖ 32 hex ‖ `:` ‖ 43 base64url ‖ `\n`.
+const ENTRY_LEN: usize = PREFIX.len() + 32 + 1 + 43 + 1;
 /// Upper bound on a key file's size: far above any real keyring.
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
@@ -62,16 +64,14 @@ fn parse_entry(entry: &str) -> std::result::Result<MasterKey, &'static str> {
             .decode(key)
             .map_err(|_| "key is not base64url")?,
     );
-    let bytes: [u8; KEY_LEN] = decoded
-        .as_slice()
-        .try_into()
-        .map_err(|_| "key is not 32 bytes")?;
-    Ok(MasterKey::from_parts(id, bytes))
+    MasterKey::from_slice(id, &decoded).ok_or("key is not 32 bytes")
 }
 
 /// Formats the text format.
 pub(super) fn format(ring: &Keyring) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::with_capacity(COMMENT.len() + 96 * 4));
+    // Sized up front: growing would leave copies of the keys in freed memory.
+    let keys = 1 + ring.previous().len();
+    let mut text = Zeroizing::new(String::with_capacity(COMMENT.len() + keys * ENTRY_LEN));
     text.push_str(COMMENT);
     for key in std::iter::once(ring.current()).chain(ring.previous()) {
         let encoded = Zeroizing::new(URL_SAFE_NO_PAD.encode(key.secret()));

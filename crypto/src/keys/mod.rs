@@ -97,17 +97,27 @@ pub struct MasterKey {
 impl MasterKey {
     /// A fresh random master key with a fresh id.
     pub fn generate() -> MasterKey {
-        let mut key = [0u8; KEY_LEN];
-        aead::fill_random(&mut key);
-        MasterKey {
+        // Filled in place, so no copy of the key is left behind on the stack.
+        let mut master = MasterKey {
             id: KeyId::random(),
-            key,
-        }
+            key: [0; KEY_LEN],
+        };
+        aead::fill_random(&mut master.key);
+        master
     }
 
-    /// Builds a master key from its parts (key file parsing).
-    pub(crate) fn from_parts(id: KeyId, key: [u8; KEY_LEN]) -> MasterKey {
-        MasterKey { id, key }
+    /// Builds a master key from its id and bytes (key file parsing); `None` unless `key` is
+    /// 32 bytes long.
+    pub(crate) fn from_slice(id: KeyId, key: &[u8]) -> Option<MasterKey> {
+        if key.len() != KEY_LEN {
+            return None;
+        }
+        let mut master = MasterKey {
+            id,
+            key: [0; KEY_LEN],
+        };
+        master.key.copy_from_slice(key);
+        Some(master)
     }
 
     /// The key's id.
@@ -143,12 +153,12 @@ pub struct CaseKey {
 impl CaseKey {
     /// A fresh random case key with a fresh id.
     pub fn generate() -> CaseKey {
-        let mut key = [0u8; KEY_LEN];
-        aead::fill_random(&mut key);
-        CaseKey {
+        let mut case_key = CaseKey {
             id: KeyId::random(),
-            key,
-        }
+            key: [0; KEY_LEN],
+        };
+        aead::fill_random(&mut case_key.key);
+        case_key
     }
 
     /// Rebuilds a case key from known bytes, e.g. for a published test vector. Production
@@ -224,14 +234,15 @@ pub(crate) fn unwrap(kek: &MasterKey, wrapped: &WrappedKey) -> Result<CaseKey> {
     let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(KEY_LEN));
     aead::open_append(&aead::key(kek.secret()), &aad, &wrapped.bytes, &mut plain)
         .map_err(|()| CryptoError::integrity())?;
-    let key: [u8; KEY_LEN] = plain
-        .as_slice()
-        .try_into()
-        .map_err(|_| CryptoError::integrity())?;
-    Ok(CaseKey {
+    if plain.len() != KEY_LEN {
+        return Err(CryptoError::integrity());
+    }
+    let mut case_key = CaseKey {
         id: wrapped.key_id,
-        key,
-    })
+        key: [0; KEY_LEN],
+    };
+    case_key.key.copy_from_slice(&plain);
+    Ok(case_key)
 }
 
 /// Opens a 32-byte key sealed with [`aead::seal_append`] (stream data keys).

@@ -101,6 +101,7 @@ fn phc_strings_are_validated() {
         "plaintext",
         "$argon2i$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$4KjdtyQcUQUfRqYKsVpPIw",
         "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$4KjdtyQcUQUfRqYKsVpPIw",
+        "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$4KjdtyQcUQUfRqYKsVpPIw",
     ] {
         assert!(
             matches!(
