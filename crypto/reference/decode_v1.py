@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent decoder for casevault streaming format v1, written from FORMAT.md.
 
-Usage: decode_v1.py VECTOR_FILE            (checks tests/vectors/stream-v1.txt)
+Usage: decode_v1.py VECTOR_FILE            (checks tests/vectors/stream-v1.txt or keys-v1.txt)
        decode_v1.py CASE_KEY_HEX OBJECT    (writes the plaintext to stdout)
 
 Needs the `cryptography` package (pip install cryptography).
@@ -73,6 +73,20 @@ def decrypt(case_key_id, case_key, obj):
     return bytes(out), data_key, h
 
 
+def open_sealed_value(case_key_id, case_key, context, sealed):
+    """version 01 || nonce || ct || tag, AAD "casevault/v1/sealed" || 01 || key id || context."""
+    if sealed[:1] != b"\x01":
+        raise ValueError("UnsupportedVersion")
+    return open_sealed(case_key, sealed[1:], b"casevault/v1/sealed\x01" + case_key_id + context)
+
+
+def unwrap_case_key(master_key_id, master_key, case_key_id, wrapped):
+    """nonce || ct || tag (60), AAD "casevault/v1/case-key" || kek id || key id."""
+    if len(wrapped) != 60:
+        raise Integrity("wrapped key length")
+    return open_sealed(master_key, wrapped, b"casevault/v1/case-key" + master_key_id + case_key_id)
+
+
 def main():
     if len(sys.argv) == 2:
         fields = {}
@@ -80,6 +94,14 @@ def main():
             if "=" in line and not line.startswith("#"):
                 k, v = line.split("=", 1)
                 fields[k.strip()] = bytes.fromhex(v.strip())
+        if "sealed" in fields:
+            kid, key = fields["case_key_id"], fields["case_key"]
+            value = open_sealed_value(kid, key, fields["sealed_context"], fields["sealed"])
+            assert value == fields["sealed_plaintext"], "sealed value"
+            kek_id, kek = fields["master_key_id"], fields["master_key"]
+            assert unwrap_case_key(kek_id, kek, kid, fields["wrapped"]) == key, "wrapped key"
+            print("vector OK: sealed value and wrapped case key")
+            return
         plain, data_key, h = decrypt(fields["case_key_id"], fields["case_key"], fields["object"])
         assert data_key == fields["data_key"], "data key"
         assert h == fields["header_sha256"], "header hash"

@@ -260,3 +260,29 @@ pub(crate) fn open_key(
     out.copy_from_slice(&plain);
     Ok(out)
 }
+
+#[cfg(test)]
+mod vector {
+    use super::*;
+    use crate::hash::to_hex;
+
+    /// Prints the sealed-value and wrapped-key test vector (`tests/vectors/keys-v1.txt`).
+    /// `cargo test -p casevault-crypto --lib print_keys_vector -- --ignored --nocapture`
+    #[test]
+    #[ignore = "generates the published test vector"]
+    fn print_keys_vector() {
+        let case_key = CaseKey::from_bytes(
+            KeyId(std::array::from_fn(|i| i as u8)),
+            std::array::from_fn(|i| 0x20 + i as u8),
+        );
+        let master_key: Vec<u8> = (0x40..0x60).collect();
+        let master = MasterKey::from_slice(KeyId([0xee; 16]), &master_key).expect("32 bytes");
+        let sealed = case_key.seal(b"file-name\x00f1", b"scan.pdf");
+        println!("sealed_context = {}", to_hex(b"file-name\x00f1"));
+        println!("sealed = {}", to_hex(&sealed.0));
+        let wrapped = wrap(&master, &case_key);
+        println!("master_key_id = {}", master.id());
+        println!("master_key = {}", to_hex(master.secret()));
+        println!("wrapped = {}", to_hex(&wrapped.bytes));
+    }
+}

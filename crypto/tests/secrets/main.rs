@@ -8,3 +8,4 @@ mod password;
 mod redaction;
 mod seal;
 mod token;
+mod vector;
