@@ -13,6 +13,7 @@ use http::{HeaderName, HeaderValue, header};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::ClientAddr;
 use crate::error::{ApiError, InternalErrorCause};
 
 /// The request id header, set on every response.
@@ -70,6 +71,11 @@ pub fn apply(router: Router) -> Router {
 async fn request_context(mut request: Request, next: Next) -> Response {
     let id = format!("{:016x}", rand::random::<u64>());
     request.extensions_mut().insert(RequestId(id.clone()));
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|addr| addr.0.ip().to_string())
+        .unwrap_or_default();
     let method = request.method().clone();
     let version = request.version();
     let path = match request.extensions().get::<MatchedPath>() {
@@ -83,6 +89,7 @@ async fn request_context(mut request: Request, next: Next) -> Response {
     }
     tracing::info!(
         request_id = %id,
+        %client,
         %method,
         %path,
         ?version,
