@@ -177,3 +177,43 @@ async fn idle_http2_connections_are_closed() {
         "{received:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_settings_advertise_the_limits() {
+    let app = spawn_app_with(|s| s.http.limits.h2_max_concurrent_streams = 7).await;
+    let mut tls = app
+        .tls_connect(app.tls_config(&[&TLS13], &[b"h2"]))
+        .await
+        .expect("handshake");
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("send the preface and empty SETTINGS");
+    // The server's first frame is its SETTINGS: 9-byte header, then (id: u16, value: u32)s.
+    let mut header = [0u8; 9];
+    tls.read_exact(&mut header).await.expect("frame header");
+    assert_eq!(header[3], 4, "SETTINGS frame");
+    let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    tls.read_exact(&mut payload).await.expect("frame payload");
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|c| {
+            (
+                u16::from_be_bytes([c[0], c[1]]),
+                u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+            )
+        })
+        .collect();
+    let value = |id: u16| settings.iter().find(|(i, _)| *i == id).map(|(_, v)| *v);
+    assert_eq!(value(3), Some(7), "MAX_CONCURRENT_STREAMS in {settings:?}");
+    assert_eq!(
+        value(4),
+        Some(1024 * 1024),
+        "INITIAL_WINDOW_SIZE in {settings:?}"
+    );
+    assert_eq!(
+        value(6),
+        Some(16 * 1024),
+        "MAX_HEADER_LIST_SIZE in {settings:?}"
+    );
+}
