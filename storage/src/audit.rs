@@ -15,7 +15,7 @@ use sled::Transactional;
 use crate::codec;
 use crate::error::{Result, StorageError};
 use crate::ids::{CaseId, FileId, GrantId};
-use crate::meta::{Meta, get, key, tx_get, tx_put};
+use crate::meta::{Meta, get, join_index, key, tx_get, tx_put};
 use crate::records::Actor;
 use crate::time::Timestamp;
 
@@ -124,17 +124,8 @@ impl Meta {
 
     /// The history of a case, oldest first.
     pub async fn case_history(&self, case: CaseId) -> Result<Vec<AuditEntry>> {
-        self.run(move |m| {
-            let mut out = Vec::new();
-            for entry in m.trees.audit_by_case.scan_prefix(case.as_bytes()) {
-                let (k, _) = entry?;
-                if let Some(record) = get(&m.trees.audit, &k[16..])? {
-                    out.push(record);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |m| join_index(&m.trees.audit_by_case, case.as_bytes(), &m.trees.audit))
+            .await
     }
 
     /// The most recent `limit` entries, newest first.

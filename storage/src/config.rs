@@ -71,6 +71,8 @@ pub struct StorageConfig {
     pub parts_in_flight: usize,
     /// Plaintext bytes per encrypted chunk for new files.
     pub chunk_size: u32,
+    /// Optional prefix of every object key (to share a bucket); keys stay opaque.
+    pub key_prefix: Option<String>,
 }
 
 impl StorageConfig {
@@ -82,6 +84,7 @@ impl StorageConfig {
             part_size: None,
             parts_in_flight: 2,
             chunk_size: casevault_crypto::DEFAULT_CHUNK_SIZE,
+            key_prefix: None,
         }
     }
 }

@@ -53,6 +53,7 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    prefix: Path,
     backend: Backend,
     part_size: usize,
     parts_in_flight: usize,
@@ -64,7 +65,7 @@ impl BlobStore {
         let (store, backend): (Arc<dyn ObjectStore>, Backend) = match &config.backend {
             BlobBackend::Local => {
                 let root = config.data_dir.join("objects");
-                std::fs::create_dir_all(root.join(PREFIX))?;
+                std::fs::create_dir_all(&root)?;
                 let local = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
                 (Arc::new(local), Backend::Local { root })
             }
@@ -93,17 +94,27 @@ impl BlobStore {
             Backend::Local { .. } => (1024 * 1024, 64 * 1024),
             Backend::S3 { .. } => (8 * 1024 * 1024, 5 * 1024 * 1024),
         };
-        Ok(BlobStore {
+        let prefix = match &config.key_prefix {
+            Some(p) => Path::parse(format!("{p}/{PREFIX}"))
+                .map_err(|_| StorageError::Invalid("storage key prefix".into()))?,
+            None => Path::from(PREFIX),
+        };
+        let blobs = BlobStore {
             store,
+            prefix,
             backend,
             part_size: config.part_size.unwrap_or(default_part).max(min_part),
             parts_in_flight: config.parts_in_flight.max(1),
-        })
+        };
+        if let Backend::Local { root } = &blobs.backend {
+            std::fs::create_dir_all(blobs.local_dir(root))?;
+        }
+        Ok(blobs)
     }
 
     /// The object key of a blob.
-    pub fn path(id: BlobId) -> Path {
-        Path::from(format!("{PREFIX}/{id}"))
+    pub fn path(&self, id: BlobId) -> Path {
+        self.prefix.clone().join(id.to_string())
     }
 
     /// Bytes of ciphertext one transfer may hold in memory at most.
@@ -114,7 +125,7 @@ impl BlobStore {
     /// Starts writing a new object. The returned state must be recorded before any part is
     /// written, so that recovery can abort the upload after a crash.
     pub async fn start(&self, id: BlobId) -> Result<(BlobWriter, MultipartState)> {
-        let path = Self::path(id);
+        let path = self.path(id);
         match &self.backend {
             Backend::Local { .. } => {
                 let upload = self.store.put_multipart(&path).await?;
@@ -147,14 +158,14 @@ impl BlobStore {
     pub async fn abort(&self, id: BlobId, state: &MultipartState) -> Result<()> {
         match (&self.backend, state) {
             (Backend::S3 { s3 }, MultipartState::S3 { upload_id }) => {
-                match s3.abort_multipart(&Self::path(id), upload_id).await {
+                match s3.abort_multipart(&self.path(id), upload_id).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(e) => {
                         tracing::warn!(blob = %id, error = %e, "aborting multipart upload failed")
                     }
                 }
             }
-            (Backend::Local { root }, _) => remove_local_staging(root, id)?,
+            (Backend::Local { root }, _) => remove_local_staging(&self.local_dir(root), id)?,
             _ => {}
         }
         self.delete(id).await
@@ -162,7 +173,7 @@ impl BlobStore {
 
     /// Deletes an object; a missing object is not an error.
     pub async fn delete(&self, id: BlobId) -> Result<()> {
-        match self.store.delete(&Self::path(id)).await {
+        match self.store.delete(&self.path(id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -170,7 +181,7 @@ impl BlobStore {
 
     /// The object's size, or `None` if it does not exist.
     pub async fn size(&self, id: BlobId) -> Result<Option<u64>> {
-        match self.store.head(&Self::path(id)).await {
+        match self.store.head(&self.path(id)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -187,7 +198,7 @@ impl BlobStore {
             range: Some(GetRange::Bounded(range)),
             ..Default::default()
         };
-        let result = match self.store.get_opts(&Self::path(id), options).await {
+        let result = match self.store.get_opts(&self.path(id), options).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(StorageError::MissingObject(id));
@@ -199,9 +210,8 @@ impl BlobStore {
 
     /// Every object under the blob prefix (ignoring anything that is not a blob).
     pub async fn list(&self) -> Result<Vec<BlobInfo>> {
-        let prefix = Path::from(PREFIX);
         let mut out = Vec::new();
-        let mut listing = self.store.list(Some(&prefix));
+        let mut listing = self.store.list(Some(&self.prefix));
         while let Some(meta) = listing.next().await {
             let meta = meta?;
             let Some(name) = meta.location.filename() else {
@@ -226,7 +236,7 @@ impl BlobStore {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(root.join(PREFIX))? {
+        for entry in std::fs::read_dir(self.local_dir(root))? {
             let name = entry?.file_name();
             let Some((id, _)) = name.to_str().and_then(|n| n.split_once('#')) else {
                 continue;
@@ -244,16 +254,25 @@ impl BlobStore {
     /// Removes a local blob's staging files (no-op for S3).
     pub fn remove_staging(&self, id: BlobId) -> Result<()> {
         match &self.backend {
-            Backend::Local { root } => remove_local_staging(root, id),
+            Backend::Local { root } => remove_local_staging(&self.local_dir(root), id),
             Backend::S3 { .. } => Ok(()),
         }
     }
+
+    /// The local folder holding the blobs.
+    fn local_dir(&self, root: &FsPath) -> PathBuf {
+        self.prefix
+            .parts()
+            .fold(root.to_path_buf(), |dir, part| dir.join(part.as_ref()))
+    }
 }
 
-fn remove_local_staging(root: &FsPath, id: BlobId) -> Result<()> {
-    let dir = root.join(PREFIX);
+fn remove_local_staging(dir: &FsPath, id: BlobId) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
     let prefix = format!("{id}#");
-    for entry in std::fs::read_dir(&dir)? {
+    for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry
             .file_name()

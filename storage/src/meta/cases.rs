@@ -3,7 +3,7 @@
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
-use super::{Meta, abort, get, key, name_key, tx_get, tx_put};
+use super::{Meta, abort, get, join_index, key, name_key, tx_get, tx_put};
 use crate::codec;
 use crate::error::{Result, StorageError};
 use crate::ids::{BlobId, CaseId, FileId, FolderId};
@@ -37,17 +37,8 @@ impl Meta {
 
     /// The cases charged to an account.
     pub async fn cases_of(&self, account: QuotaAccount) -> Result<Vec<CaseRecord>> {
-        self.run(move |m| {
-            let mut out = Vec::new();
-            for entry in m.trees.cases_by_account.scan_prefix(account.key()) {
-                let (k, _) = entry?;
-                if let Some(case) = get(&m.trees.cases, &k[17..])? {
-                    out.push(case);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |m| join_index(&m.trees.cases_by_account, &account.key(), &m.trees.cases))
+            .await
     }
 
     /// Every case (for administration, rotation and the integrity check).
@@ -200,17 +191,8 @@ impl Meta {
 
     /// Every folder of a case.
     pub async fn folders_of(&self, case: CaseId) -> Result<Vec<FolderRecord>> {
-        self.run(move |m| {
-            let mut out = Vec::new();
-            for entry in m.trees.folders_by_case.scan_prefix(case.as_bytes()) {
-                let (k, _) = entry?;
-                if let Some(folder) = get(&m.trees.folders, &k[16..])? {
-                    out.push(folder);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |m| join_index(&m.trees.folders_by_case, case.as_bytes(), &m.trees.folders))
+            .await
     }
 
     /// What the name index holds for a name in a folder: a file or a folder id.

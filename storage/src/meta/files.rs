@@ -6,7 +6,7 @@ use super::cases::{
     NAME_FILE, NameEntry, check_folder_in_case, codec_now, name_value, parse_name_value,
     release_used,
 };
-use super::{Meta, abort, get, key, name_key, tx_get, tx_put};
+use super::{Meta, abort, get, join_index, key, name_key, tx_get, tx_put};
 use crate::error::{Result, StorageError};
 use crate::ids::{BlobId, CaseId, FileId, FolderId, UploadId};
 use crate::quota::QuotaRecord;
@@ -128,17 +128,8 @@ impl Meta {
 
     /// Every file of a case.
     pub async fn files_of(&self, case: CaseId) -> Result<Vec<FileRecord>> {
-        self.run(move |m| {
-            let mut out = Vec::new();
-            for entry in m.trees.files_by_case.scan_prefix(case.as_bytes()) {
-                let (k, _) = entry?;
-                if let Some(file) = get(&m.trees.files, &k[16..])? {
-                    out.push(file);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |m| join_index(&m.trees.files_by_case, case.as_bytes(), &m.trees.files))
+            .await
     }
 
     /// Every file record (for the integrity check).

@@ -3,7 +3,7 @@
 use casevault_crypto::TokenHash;
 use sled::Transactional;
 
-use super::{Meta, abort, get, key, tx_get, tx_put};
+use super::{Meta, abort, get, join_index, key, tx_get, tx_put};
 use crate::error::{Result, StorageError};
 use crate::ids::{GrantId, UserId};
 use crate::records::GrantRecord;
@@ -48,17 +48,8 @@ impl Meta {
 
     /// Every grant an owner created.
     pub async fn grants_of(&self, owner: UserId) -> Result<Vec<GrantRecord>> {
-        self.run(move |m| {
-            let mut out = Vec::new();
-            for entry in m.trees.grants_by_owner.scan_prefix(owner.as_bytes()) {
-                let (k, _) = entry?;
-                if let Some(grant) = get(&m.trees.grants, &k[16..])? {
-                    out.push(grant);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |m| join_index(&m.trees.grants_by_owner, owner.as_bytes(), &m.trees.grants))
+            .await
     }
 
     /// Applies `change` to a grant atomically (e.g. counting a download against its limit,

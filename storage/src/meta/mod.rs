@@ -120,15 +120,23 @@ impl Meta {
         T: Send + 'static,
         F: FnOnce(&Meta) -> Result<T> + Send + 'static,
     {
-        let value = self.run(work).await?;
-        self.db.flush_async().await?;
-        Ok(value)
+        // A blocking flush on the blocking pool: sled 0.34's `flush_async` can deadlock when
+        // called concurrently (sled issue 1308).
+        self.run(move |m| {
+            let value = work(m)?;
+            m.db.flush()?;
+            Ok(value)
+        })
+        .await
     }
 
     /// Flushes every pending write to disk.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.run(|m| {
+            m.db.flush()?;
+            Ok(())
+        })
+        .await
     }
 
     /// The quota of an account (zero limit when never set).
@@ -187,6 +195,28 @@ pub(crate) fn account_from_key(key: &[u8]) -> Option<QuotaAccount> {
         b'o' => Some(QuotaAccount::Org(crate::ids::OrgId(id))),
         _ => None,
     }
+}
+
+/// Follows an index: every key under `prefix` in `index` ends with the primary key of a
+/// record in `records`. The index keys are collected before any record is read: a sled
+/// iterator holds a read lock, and taking a second one while a transaction waits for the
+/// write lock deadlocks.
+pub(crate) fn join_index<T: serde::de::DeserializeOwned>(
+    index: &Tree,
+    prefix: &[u8],
+    records: &Tree,
+) -> Result<Vec<T>> {
+    let keys: Vec<sled::IVec> = index
+        .scan_prefix(prefix)
+        .keys()
+        .collect::<std::result::Result<_, _>>()?;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(record) = get(records, &key[prefix.len()..])? {
+            out.push(record);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads and decodes one value outside a transaction.

@@ -1,0 +1,10 @@
+//! The storage test suite. Every test that touches objects runs against the local store and
+//! against the real S3-protocol server the test command starts (see `support`).
+
+mod audit;
+mod crash;
+mod failures;
+mod keys;
+mod quota;
+mod roundtrip;
+mod support;
