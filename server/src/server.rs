@@ -47,7 +47,14 @@ pub enum StartError {
     /// The certificate could not be loaded or generated.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The keys or the storage could not be opened.
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
 }
+
+/// Password hashes computed at once (each takes ~19 MiB and one core for ~40 ms); more
+/// requests wait, so a flood of logins cannot exhaust memory or starve the server.
+const PASSWORD_HASHES_AT_ONCE: usize = 2;
 
 /// A bound, ready-to-run server.
 pub struct Server {
@@ -105,8 +112,14 @@ impl Server {
             None => None,
         };
         let port = local_addr(&listener).port();
+        let storage = crate::backend::open(&settings).await?;
         let settings = Arc::new(settings);
         let state = AppState::new(App {
+            storage,
+            passwords: casevault_crypto::PasswordHasher::new(
+                casevault_crypto::Argon2Params::default(),
+                PASSWORD_HASHES_AT_ONCE,
+            ),
             public_url: settings.public_url(port),
             settings: Arc::clone(&settings),
             started_at: SystemTime::now(),

@@ -25,12 +25,13 @@ impl Deref for AppState {
     }
 }
 
-/// Everything handlers share.
-///
-/// The storage handle (metadata, encrypted blobs, quota) joins here as a field of type
-/// `Arc<...>` from the storage crate when the accounts, cases and files API is wired in;
-/// handlers reach storage only through it, never sled or the object store directly.
+/// Everything handlers share. Handlers reach storage only through [`App::storage`], never
+/// sled or the object store directly.
 pub struct App {
+    /// Keys, encrypted objects, metadata, quota and audit log.
+    pub storage: casevault_storage::Storage,
+    /// argon2id hashing with a bound on concurrent hashes.
+    pub passwords: casevault_crypto::PasswordHasher,
     /// The validated settings the server was started with.
     pub settings: Arc<Settings>,
     /// The public base URL (e.g. `https://files.example-clinic.org`, no trailing slash), for
