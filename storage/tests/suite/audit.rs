@@ -32,16 +32,30 @@ async fn log_with_ten_entries() -> (tempfile::TempDir, CaseId) {
 async fn break_at(tamper: impl FnOnce(&sled::Tree)) -> Option<u64> {
     let (dir, _) = log_with_ten_entries().await;
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = retry(|| sled::open(dir.path()));
         tamper(&db.open_tree("audit").expect("tree"));
         db.flush().expect("flush");
     }
-    let meta = Meta::open(dir.path()).expect("reopen");
+    let meta = retry(|| Meta::open(dir.path()));
     meta.verify_audit()
         .await
         .expect("verify")
         .first_break
         .map(|b| b.seq)
+}
+
+/// Opens the database once the previous handle's background threads have let go of it
+/// (blocking tasks may hold the last clone for a moment after returning).
+fn retry<T, E: std::fmt::Debug>(open: impl Fn() -> Result<T, E>) -> T {
+    let mut last = None;
+    for _ in 0..100 {
+        match open() {
+            Ok(value) => return value,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("database still locked: {last:?}");
 }
 
 fn key(seq: u64) -> [u8; 8] {
