@@ -60,6 +60,9 @@ pub enum StorageError {
     /// The object store failed.
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
+    /// The metadata database is open in another process (e.g. a running server).
+    #[error("the metadata database is in use by another process: {0}")]
+    Locked(String),
     /// The metadata database failed.
     #[error("metadata database: {0}")]
     Db(#[from] sled::Error),

@@ -17,10 +17,13 @@ use casevault_crypto::KeyId;
 use sled::Tree;
 
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Result, StorageError};
 use crate::quota::{QuotaAccount, QuotaRecord};
 
 pub use files::{CommitFile, OnConflict};
+
+/// How long [`Meta::open`] waits for another handle to release the database.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// All the trees of the metadata database.
 pub(crate) struct Trees {
@@ -67,11 +70,29 @@ impl std::fmt::Debug for Meta {
 impl Meta {
     /// Opens (or creates) the database in `dir`. Blocking: call it before serving, or from
     /// `spawn_blocking`.
+    ///
+    /// sled locks its directory; a handle that was just dropped can keep the lock for a
+    /// moment (its background threads finish first), so a locked directory is retried for
+    /// up to [`LOCK_WAIT`] before the error is returned.
     pub fn open(dir: &Path) -> Result<Meta> {
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let started = std::time::Instant::now();
+        let db = loop {
+            let attempt = sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .open();
+            match attempt {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("lock") && started.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(sled::Error::Io(e)) if e.to_string().contains("lock") => {
+                    return Err(StorageError::Locked(e.to_string()));
+                }
+                other => break other?,
+            }
+        };
         let tree = |name: &str| db.open_tree(name);
         let trees = Trees {
             users: tree("users")?,
