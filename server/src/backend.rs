@@ -1,6 +1,8 @@
 //! Opening the storage layer from the settings: the master keyring (environment or key file,
 //! created 0600 on first start) and the object store (local or S3).
 
+use std::time::Duration;
+
 use casevault_crypto::Keyring;
 use casevault_storage::{BlobBackend, S3Config, SecretString, Storage, StorageConfig};
 
@@ -69,4 +71,30 @@ pub fn storage_config(settings: &Settings) -> StorageConfig {
 pub async fn open(settings: &Settings) -> Result<Storage, BackendError> {
     let keyring = load_keyring(settings)?;
     Ok(Storage::open(storage_config(settings), keyring).await?)
+}
+
+/// How often the running server sweeps for interrupted uploads and orphan objects.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// What the periodic sweep leaves alone: uploads and objects younger than this may belong to
+/// a transfer in progress (resumable uploads included).
+pub const SWEEP_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Runs the recovery sweep every [`SWEEP_INTERVAL`] until `stop` is cancelled (the sweep at
+/// start already ran when storage was opened).
+pub fn spawn_sweeper(storage: Storage, stop: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Err(e) = storage.sweep(Some(SWEEP_GRACE)).await {
+                        tracing::warn!(error = %e, "periodic recovery sweep failed");
+                    }
+                }
+            }
+        }
+    });
 }

@@ -113,6 +113,8 @@ impl Server {
         };
         let port = local_addr(&listener).port();
         let storage = crate::backend::open(&settings).await?;
+        let shutdown = CancellationToken::new();
+        crate::backend::spawn_sweeper(storage.clone(), shutdown.clone());
         let settings = Arc::new(settings);
         let state = AppState::new(App {
             storage,
@@ -130,7 +132,7 @@ impl Server {
             redirect,
             tls,
             state,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 

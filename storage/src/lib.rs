@@ -116,30 +116,36 @@ impl Storage {
     }
 
     /// Makes a new master key current, re-wraps every case key with it, then forgets the
-    /// old keys. The keyring is saved at `key_file` (when the keys live in a file) before
-    /// any case is re-wrapped and again at the end, so a crash in between loses nothing.
-    /// File data keys are untouched: only case keys are re-wrapped. Returns the number of
-    /// cases re-wrapped.
+    /// old keys. The keyring is saved at `key_file` before any case is re-wrapped and again
+    /// at the end, so a crash in between loses nothing. File data keys are untouched: only
+    /// case keys are re-wrapped. Returns the number of cases re-wrapped.
+    ///
+    /// Refused without a key file: keys that came from the environment cannot be saved, and
+    /// case keys re-wrapped with a master key that is saved nowhere would be lost at the next
+    /// restart.
     pub async fn rotate_master_key(&self, key_file: Option<&std::path::Path>) -> Result<usize> {
+        let Some(key_file) = key_file else {
+            return Err(StorageError::Invalid(
+                "master key rotation needs the key file: keys from the environment cannot be saved"
+                    .into(),
+            ));
+        };
         let snapshot = {
             let mut keyring = self.keyring.write().map_err(|_| poisoned())?;
             keyring.rotate();
-            if let Some(path) = key_file {
-                keyring.save(path)?;
-            }
+            keyring.save(key_file)?;
             keyring.key_ids()
         };
         let mut rewrapped = 0;
         for mut case in self.meta.all_cases().await? {
-            let current = self.keyring.read().map_err(|_| poisoned())?.current().id();
-            if case.wrapped_key.kek_id == current {
-                continue;
-            }
-            case.wrapped_key = self
-                .keyring
-                .read()
-                .map_err(|_| poisoned())?
-                .rewrap_case_key(&case.wrapped_key)?;
+            let wrapped = {
+                let keyring = self.keyring.read().map_err(|_| poisoned())?;
+                if case.wrapped_key.kek_id == keyring.current().id() {
+                    continue;
+                }
+                keyring.rewrap_case_key(&case.wrapped_key)?
+            };
+            case.wrapped_key = wrapped;
             self.meta.update_case(case).await?;
             rewrapped += 1;
         }
@@ -151,9 +157,7 @@ impl Storage {
                 keyring.retire(id);
             }
         }
-        if let Some(path) = key_file {
-            keyring.save(path)?;
-        }
+        keyring.save(key_file)?;
         Ok(rewrapped)
     }
 

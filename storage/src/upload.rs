@@ -89,6 +89,16 @@ pub(crate) async fn abandon(
     blob: BlobId,
     state: &MultipartState,
 ) {
+    // A commit whose transaction went through but whose flush failed reports an error, yet
+    // its file exists: its object must stay.
+    match storage.meta.blob_in_use(blob).await {
+        Ok(false) => {}
+        Ok(true) => return,
+        Err(e) => {
+            tracing::warn!(%blob, error = %e, "could not check an abandoned upload; recovery will retry");
+            return;
+        }
+    }
     if let Err(e) = storage.blobs.abort(blob, state).await {
         tracing::warn!(%blob, error = %e, "could not abort an upload's object; recovery will retry");
         return;

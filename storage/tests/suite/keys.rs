@@ -142,3 +142,18 @@ async fn a_copy_of_the_objects_is_useless_without_the_case_key() {
     let wrong = casevault_crypto::CaseKey::generate();
     assert!(casevault_crypto::decrypt_all(&wrong, &stolen).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_without_a_key_file_is_refused_and_changes_nothing() {
+    let t = TestStorage::open(Backend::Local).await;
+    let case = t.case().await;
+    let before = t.storage.master_key_ids().expect("ids");
+    let err = t
+        .storage
+        .rotate_master_key(None)
+        .await
+        .expect_err("no key file");
+    assert!(matches!(err, StorageError::Invalid(_)), "{err}");
+    assert_eq!(t.storage.master_key_ids().expect("ids"), before);
+    assert!(t.storage.case_key(&case).is_ok());
+}
