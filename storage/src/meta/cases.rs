@@ -3,6 +3,7 @@
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
+use super::files::FileTrees;
 use super::{Meta, abort, get, join_index, key, name_key, tx_get, tx_put};
 use crate::codec;
 use crate::error::{Result, StorageError};
@@ -128,9 +129,14 @@ impl Meta {
                 for case_file in &file_ids {
                     let file_id = &case_file[16..];
                     if let Some(file) = tx_get::<FileRecord>(files, file_id)? {
-                        release_used(quota, file.account, file.size)?;
-                        by_blob.remove(file.blob.as_bytes())?;
-                        garbage.insert(file.blob.as_bytes(), codec_now())?;
+                        let trees = FileTrees {
+                            files,
+                            by_case: files_by_case,
+                            by_blob,
+                            quota,
+                            garbage,
+                        };
+                        trees.remove(&file)?;
                         blobs.push(file.blob);
                     }
                     files.remove(file_id)?;

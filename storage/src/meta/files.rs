@@ -1,6 +1,7 @@
 //! Files: the commit transaction, listing, rename, move and delete.
 
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::cases::{
     NAME_FILE, NameEntry, check_folder_in_case, codec_now, name_value, parse_name_value,
@@ -11,6 +12,32 @@ use crate::error::{Result, StorageError};
 use crate::ids::{BlobId, CaseId, FileId, FolderId, UploadId};
 use crate::quota::QuotaRecord;
 use crate::records::{FileRecord, PendingUpload};
+
+/// The trees a file record lives in, inside one transaction.
+pub(crate) struct FileTrees<'a> {
+    pub files: &'a TransactionalTree,
+    pub by_case: &'a TransactionalTree,
+    pub by_blob: &'a TransactionalTree,
+    pub quota: &'a TransactionalTree,
+    pub garbage: &'a TransactionalTree,
+}
+
+impl FileTrees<'_> {
+    /// Removes a file's record and indexes (not its name, which the caller may reuse),
+    /// releases its size from its account and queues its object for deletion.
+    pub(crate) fn remove(
+        &self,
+        file: &FileRecord,
+    ) -> ConflictableTransactionResult<(), StorageError> {
+        release_used(self.quota, file.account, file.size)?;
+        self.files.remove(file.id.as_bytes())?;
+        self.by_case
+            .remove(key(&[file.case.as_bytes(), file.id.as_bytes()]))?;
+        self.by_blob.remove(file.blob.as_bytes())?;
+        self.garbage.insert(file.blob.as_bytes(), codec_now())?;
+        Ok(())
+    }
+}
 
 /// What to do when the name is already taken in the folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,11 +115,14 @@ impl Meta {
                     match (parse_name_value(&existing), commit.on_conflict) {
                         (Some(NameEntry::File(old_id)), OnConflict::Replace) => {
                             if let Some(old) = tx_get::<FileRecord>(files, old_id.as_bytes())? {
-                                release_used(quota, old.account, old.size)?;
-                                files.remove(old_id.as_bytes())?;
-                                by_case.remove(key(&[old.case.as_bytes(), old_id.as_bytes()]))?;
-                                by_blob.remove(old.blob.as_bytes())?;
-                                garbage.insert(old.blob.as_bytes(), codec_now())?;
+                                FileTrees {
+                                    files,
+                                    by_case,
+                                    by_blob,
+                                    quota,
+                                    garbage,
+                                }
+                                .remove(&old)?;
                                 replaced = Some(old.blob);
                             }
                         }
@@ -202,12 +232,15 @@ impl Meta {
                 let Some(file) = tx_get::<FileRecord>(files, id.as_bytes())? else {
                     return abort(StorageError::NotFound("file"));
                 };
-                release_used(quota, file.account, file.size)?;
-                files.remove(id.as_bytes())?;
-                by_case.remove(key(&[file.case.as_bytes(), id.as_bytes()]))?;
-                by_blob.remove(file.blob.as_bytes())?;
+                FileTrees {
+                    files,
+                    by_case,
+                    by_blob,
+                    quota,
+                    garbage,
+                }
+                .remove(&file)?;
                 names.remove(name_key(file.case, file.folder, &file.name_tag))?;
-                garbage.insert(file.blob.as_bytes(), codec_now())?;
                 Ok(file)
             })?;
             Ok(record)

@@ -144,10 +144,7 @@ async fn tampered_objects_fail_with_an_integrity_error() {
     let case = t.case().await;
     let body = data(20_000, 5);
     let file = t.upload(&case, "x-ray.jpg", &body).await.expect("upload");
-    let object = files_under(&t.dir.path().join("objects"))
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains(&file.blob.to_string()))
-        .expect("object file");
+    let object = t.local_object(&file);
     let mut bytes = std::fs::read(&object).expect("read object");
     let last = bytes.len() - 1;
     bytes[last] ^= 1;

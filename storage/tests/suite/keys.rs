@@ -3,7 +3,7 @@
 use casevault_crypto::Keyring;
 use casevault_storage::{Storage, StorageError};
 
-use crate::support::{Backend, TestStorage, backends, clone_keyring, data, files_under};
+use crate::support::{Backend, TestStorage, backends, clone_keyring, data};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_rewraps_case_keys_and_retires_the_old_master_key() {
@@ -128,10 +128,7 @@ async fn a_copy_of_the_objects_is_useless_without_the_case_key() {
     let case = t.case().await;
     let body = data(9_000, 7);
     let file = t.upload(&case, "doc.pdf", &body).await.expect("upload");
-    let object = files_under(&t.dir.path().join("objects"))
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains(&file.blob.to_string()))
-        .expect("object");
+    let object = t.local_object(&file);
     let stolen = std::fs::read(&object).expect("copy object");
     let key = t.storage.case_key(&case).expect("key");
     assert_eq!(

@@ -159,6 +159,14 @@ impl TestStorage {
         Ok(out)
     }
 
+    /// The local object store's file holding a file's encrypted object.
+    pub fn local_object(&self, file: &FileRecord) -> PathBuf {
+        files_under(&self.dir.path().join("objects"))
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(&file.blob.to_string()))
+            .expect("the file's object on disk")
+    }
+
     pub async fn assert_clean(&self) {
         let report = self.storage.fsck(true).await.expect("fsck");
         assert!(report.is_clean(), "integrity check failed: {report:#?}");
