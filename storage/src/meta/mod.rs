@@ -5,6 +5,7 @@
 //! sub-modules; each write that a user is told about is flushed before it returns.
 
 mod accounts;
+pub mod backup;
 mod cases;
 mod files;
 mod grants;
