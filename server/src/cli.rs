@@ -1,5 +1,6 @@
-//! The command line: `casevault serve` and `casevault config check`. Administration commands
-//! (users, keys, backups) join here with the storage.
+//! The command line: `casevault serve`, `casevault config check` and the administration
+//! commands (users, organisations, quotas, key rotation, integrity check, backup and
+//! restore), which live in [`crate::admin`] and run while the server is stopped.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,11 +8,19 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::backup::{BackupArgs, RestoreArgs};
+use crate::admin::maintenance::{FsckArgs, RotateKeyArgs};
+use crate::admin::orgs::{OrgCommand, QuotaCommand};
+use crate::admin::users::UserCommand;
+use crate::admin::{self, Console};
 use crate::config::Settings;
 use crate::server::Server;
 use crate::{signals, telemetry};
 
 /// casevault: encrypted file sharing for medical and dental practices.
+///
+/// The administration commands (user, org, quota, rotate-key, fsck, backup, restore) read the
+/// same configuration as `serve` and need the server to be stopped first.
 #[derive(Debug, Parser)]
 #[command(name = "casevault", version)]
 pub struct Cli {
@@ -31,6 +40,39 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage user accounts: create, list, disable, enable, reset-password.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage organisations (clinics) and their members.
+    Org {
+        /// What to do.
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Change storage limits.
+    Quota {
+        /// What to do.
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
+    /// Replace the master key with a new one and re-wrap every case key with it (file
+    /// contents are not re-encrypted). Needs the key file; afterwards replace every stored
+    /// copy of it.
+    RotateKey(RotateKeyArgs),
+    /// Check that every file has its encrypted object, that quotas add up and that the audit
+    /// log is intact. Exit status 0 when everything is in order, 1 when problems are found.
+    Fsck(FsckArgs),
+    /// Write a copy of the metadata (users, cases, shares, audit log…) and of the master key
+    /// into a new folder. The object store with the encrypted file contents is NOT included:
+    /// back it up separately (it is encrypted, so it can go to ordinary backup storage).
+    Backup(BackupArgs),
+    /// Rebuild the metadata database and the master key file from a `casevault backup`
+    /// folder into a data folder that has neither yet, then check the result. Restore the
+    /// object store first (for the local store: the `objects` folder of the data folder).
+    Restore(RestoreArgs),
 }
 
 /// `casevault config …`.
@@ -49,7 +91,8 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    fn load(&self, env: Vec<(String, String)>) -> Result<Settings, String> {
+    /// The settings from the file (if any) and the environment.
+    pub(crate) fn load(&self, env: Vec<(String, String)>) -> Result<Settings, String> {
         Settings::load(self.config.as_deref(), env).map_err(|err| err.to_string())
     }
 }
@@ -65,8 +108,28 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs a parsed command with the given environment; the error is the message to print.
+/// Runs a parsed command with the given environment, reading standard input and writing to
+/// standard output; the error is the message to print.
 pub fn run(cli: Cli, env: Vec<(String, String)>) -> Result<(), String> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut output = std::io::stdout();
+    run_with(
+        cli,
+        env,
+        &mut Console {
+            input: &mut input,
+            output: &mut output,
+        },
+    )
+}
+
+/// Runs a parsed command with the given environment and console (tests pass buffers).
+pub fn run_with(
+    cli: Cli,
+    env: Vec<(String, String)>,
+    console: &mut Console<'_>,
+) -> Result<(), String> {
     match cli.command {
         Command::Serve(arg) => arg.load(env).and_then(serve),
         Command::Config {
@@ -76,6 +139,13 @@ pub fn run(cli: Cli, env: Vec<(String, String)>) -> Result<(), String> {
             print!("{}", check_report(&settings)?);
             Ok(())
         }
+        Command::User { command } => admin::users::run(command, env, console),
+        Command::Org { command } => admin::orgs::run(command, env, console),
+        Command::Quota { command } => admin::orgs::run_quota(command, env, console),
+        Command::RotateKey(args) => admin::maintenance::rotate_key(args, env, console),
+        Command::Fsck(args) => admin::maintenance::fsck(args, env, console),
+        Command::Backup(args) => admin::backup::backup(args, env, console),
+        Command::Restore(args) => admin::backup::restore(args, env, console),
     }
 }
 
@@ -107,6 +177,7 @@ fn serve(settings: Settings) -> Result<(), String> {
             version = env!("CARGO_PKG_VERSION"),
             "listening (HTTPS)"
         );
+        crate::auth::setup::announce(&server).await?;
         if let Some(addr) = server.redirect_addr() {
             tracing::info!(address = %addr, "listening (plain HTTP, redirects to HTTPS only)");
         }

@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod api;
 pub mod backend;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server, started in-process on a free port, reached over real
 //! TLS by clients that trust only its certificate. Helpers live in `casevault_tests`.
 
+mod admin;
 mod config;
 mod errors;
 mod headers;
