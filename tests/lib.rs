@@ -301,3 +301,152 @@ fn init_logging() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// Accounts and sessions: a server whose state the test keeps, the first administrator,
+// signed-in clients.
+// ---------------------------------------------------------------------------------------
+
+/// The first administrator's e-mail in tests.
+pub const ADMIN_EMAIL: &str = "admin@example-clinic.org";
+/// The first administrator's password in tests.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Like [`spawn_app_with`], also handing back the application state (storage, auth
+/// runtime). The state keeps the database open until it is dropped.
+pub async fn spawn_app_with_state(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, casevault_server::AppState) {
+    init_logging();
+    let data_dir = tempfile::tempdir().expect("create a temporary data directory");
+    let settings = test_settings(data_dir.path(), configure);
+    let server = Server::build(settings.clone())
+        .await
+        .expect("the test server starts");
+    let state = server.state().clone();
+    let port = server.port();
+    let cert_pem = std::fs::read(server.certificate_path()).expect("read the certificate");
+    let app = TestApp {
+        address: format!("https://localhost:{port}"),
+        port,
+        redirect_port: server.redirect_addr().map(|addr| addr.port()),
+        data_dir,
+        client: client_builder(&cert_pem)
+            .build()
+            .expect("build the HTTP client"),
+        cert_pem,
+        fingerprint: server.certificate_fingerprint(),
+        resolver: server.tls_resolver(),
+        settings,
+        handle: server.handle(),
+        task: tokio::spawn(server.run_until_stopped()),
+    };
+    (app, state)
+}
+
+/// A server whose first administrator ([`ADMIN_EMAIL`], [`ADMIN_PASSWORD`]) has been
+/// created through the setup link, and the administrator's session.
+pub async fn spawn_app_with_admin() -> (TestApp, casevault_server::AppState, Session) {
+    let (app, state) = spawn_app_with_state(|_| {}).await;
+    let token = casevault_server::auth::setup::ensure_setup_token(&state)
+        .await
+        .expect("create the setup token")
+        .expect("no account exists yet");
+    let response = app
+        .post_json(
+            "/api/v1/setup",
+            &serde_json::json!({
+                "token": token.as_str(),
+                "email": ADMIN_EMAIL,
+                "display_name": "Admin",
+                "password": ADMIN_PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "setup succeeds");
+    let session = Session::from_response(response).await;
+    (app, state, session)
+}
+
+/// A signed-in browser session: the `cv_session` cookie and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session token (the cookie's value).
+    pub token: String,
+    /// The CSRF token from the login answer.
+    pub csrf: String,
+    /// The user's id.
+    pub user_id: String,
+}
+
+impl Session {
+    /// Reads the session from a successful login or setup answer.
+    pub async fn from_response(response: reqwest::Response) -> Session {
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a Set-Cookie header")
+            .to_str()
+            .expect("an ASCII cookie")
+            .to_owned();
+        let token = cookie
+            .split(';')
+            .next()
+            .and_then(|pair| pair.strip_prefix("cv_session="))
+            .expect("the cv_session cookie")
+            .to_owned();
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        Session {
+            token,
+            csrf: body["csrf_token"]
+                .as_str()
+                .expect("a CSRF token")
+                .to_owned(),
+            user_id: body["user"]["id"].as_str().expect("a user id").to_owned(),
+        }
+    }
+
+    /// The `Cookie` header value.
+    pub fn cookie(&self) -> String {
+        format!("cv_session={}", self.token)
+    }
+
+    /// A GET with the session cookie.
+    pub fn get(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        app.client
+            .get(app.url(path))
+            .header("cookie", self.cookie())
+    }
+
+    /// A POST with the session cookie and the CSRF token.
+    pub fn post(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        app.client
+            .post(app.url(path))
+            .header("cookie", self.cookie())
+            .header("x-csrf-token", &self.csrf)
+    }
+
+    /// A DELETE with the session cookie and the CSRF token.
+    pub fn delete(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        app.client
+            .delete(app.url(path))
+            .header("cookie", self.cookie())
+            .header("x-csrf-token", &self.csrf)
+    }
+}
+
+/// `POST /api/v1/auth/login` with these credentials.
+pub async fn try_login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/login",
+        &serde_json::json!({ "email": email, "password": password }),
+    )
+    .await
+}
+
+/// Signs in (asserting success) and returns the session.
+pub async fn login(app: &TestApp, email: &str, password: &str) -> Session {
+    let response = try_login(app, email, password).await;
+    assert_eq!(response.status(), 200, "login of {email} succeeds");
+    Session::from_response(response).await
+}

@@ -28,6 +28,13 @@ pub enum ApiError {
     /// 403: authenticated, but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// 401 for a failed login: the same answer for a wrong password and an unknown account.
+    #[error("The e-mail or password is incorrect.")]
+    InvalidCredentials,
+    /// 403: a state-changing request with the session cookie lacked the right
+    /// `X-CSRF-Token`, or came from a foreign `Origin`.
+    #[error("The request could not be verified; reload the page and try again.")]
+    CsrfFailed,
     /// 404: no such resource (also used where existence must not be revealed).
     #[error("not found")]
     NotFound,
@@ -77,7 +84,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -96,6 +104,8 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::CsrfFailed => "csrf_failed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
@@ -114,6 +124,22 @@ impl ApiError {
         match self {
             Self::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
+        }
+    }
+}
+
+impl From<casevault_storage::StorageError> for ApiError {
+    fn from(err: casevault_storage::StorageError) -> Self {
+        use casevault_storage::StorageError as E;
+        match err {
+            E::NotFound(_) => Self::NotFound,
+            E::NameConflict => Self::Conflict("an item with this name already exists".into()),
+            E::QuotaExceeded { .. } => Self::QuotaExceeded,
+            E::Invalid(what) => Self::BadRequest(format!("invalid {what}")),
+            E::RangeNotSatisfiable { size } => Self::RangeNotSatisfiable { size },
+            E::Aborted(why) => Self::BadRequest(format!("upload aborted: {why}")),
+            E::SizeMismatch { .. } => Self::BadRequest(err.to_string()),
+            other => Self::internal(other),
         }
     }
 }

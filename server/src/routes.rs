@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/api/v1/health", get(api::health::get))
+        .merge(crate::auth::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

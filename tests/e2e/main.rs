@@ -2,6 +2,7 @@
 //! TLS by clients that trust only its certificate. Helpers live in `casevault_tests`.
 
 mod admin;
+mod auth;
 mod config;
 mod errors;
 mod headers;

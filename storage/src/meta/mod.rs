@@ -9,6 +9,7 @@ pub mod backup;
 mod cases;
 mod files;
 mod grants;
+mod sessions;
 mod uploads;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ use crate::error::{Result, StorageError};
 use crate::quota::{QuotaAccount, QuotaRecord};
 
 pub use files::{CommitFile, OnConflict};
+pub use sessions::{ApiTokenId, ApiTokenRecord, SessionRecord};
 
 /// How long [`Meta::open`] waits for another handle to release the database.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -51,8 +53,14 @@ pub(crate) struct Trees {
     pub garbage: Tree,
     pub audit: Tree,
     pub audit_by_case: Tree,
-    /// Single values: the audit chain head, the schema version.
+    /// Single values: the audit chain head, the schema version, the setup token hash.
     pub state: Tree,
+    /// Session token hash → session; user ‖ token hash → ().
+    pub sessions: Tree,
+    pub sessions_by_user: Tree,
+    /// API token hash → token; user ‖ token id → token hash.
+    pub api_tokens: Tree,
+    pub api_tokens_by_user: Tree,
 }
 
 /// The metadata database. Cheap to clone.
@@ -118,6 +126,10 @@ impl Meta {
             audit: tree("audit")?,
             audit_by_case: tree("audit_by_case")?,
             state: tree("state")?,
+            sessions: tree("sessions")?,
+            sessions_by_user: tree("sessions_by_user")?,
+            api_tokens: tree("api_tokens")?,
+            api_tokens_by_user: tree("api_tokens_by_user")?,
         };
         Ok(Meta {
             db,

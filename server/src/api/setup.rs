@@ -1,0 +1,96 @@
+//! `POST /api/v1/setup`: creates the first administrator with the one-time setup token and
+//! signs them in.
+
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use casevault_crypto::Token;
+use casevault_storage::{Actor, Outcome, StorageError, Timestamp, UserId, UserRecord};
+use serde::Deserialize;
+
+use crate::api::auth::SessionBody;
+use crate::auth::{self, ClientIp, session};
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::state::AppState;
+
+/// The setup form.
+#[derive(Deserialize)]
+pub struct SetupRequest {
+    /// The token from the setup link.
+    pub token: String,
+    /// The administrator's e-mail.
+    pub email: String,
+    /// The administrator's name.
+    pub display_name: String,
+    /// The administrator's password.
+    pub password: String,
+}
+
+/// Creates the administrator (201, session cookie); 403 when the token is wrong or used.
+pub async fn post(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(form): Json<SetupRequest>,
+) -> Result<Response, ApiError> {
+    session::require_origin(&headers, &state)?;
+    let Ok(token) = Token::parse(form.token.trim()) else {
+        return Err(ApiError::Forbidden);
+    };
+    let display_name = form.display_name.trim().to_owned();
+    if display_name.is_empty() || display_name.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "The display name must have 1 to 200 characters.".into(),
+        ));
+    }
+    auth::check_new_password(&form.password)?;
+    let password = state
+        .passwords
+        .hash(&form.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = UserRecord {
+        id: UserId::random(),
+        email: form.email,
+        display_name,
+        password: Some(password),
+        is_admin: true,
+        disabled: false,
+        created_at: Timestamp::now(),
+    };
+    let user = match state
+        .storage
+        .meta()
+        .complete_setup(token.hash(), user)
+        .await
+    {
+        Ok(user) => user,
+        Err(StorageError::NotFound(_)) => {
+            auth::audit(&state, Actor::System, "auth.setup", ip, Outcome::Denied).await?;
+            return Err(ApiError::Forbidden);
+        }
+        Err(StorageError::Invalid(_)) => {
+            return Err(ApiError::BadRequest(
+                "The e-mail address is not valid.".into(),
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    auth::audit(
+        &state,
+        Actor::User(user.id),
+        "auth.setup",
+        ip,
+        Outcome::Success,
+    )
+    .await?;
+    let new = session::start(&state, user.id, ip).await?;
+    let body = SessionBody::new(&user, Some(new.csrf_token));
+    Ok((
+        StatusCode::CREATED,
+        [(SET_COOKIE, session::set_cookie(&new.token))],
+        Json(body),
+    )
+        .into_response())
+}

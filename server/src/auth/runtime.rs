@@ -1,0 +1,110 @@
+//! Per-server authentication state that lives in memory: the session timeouts, the login
+//! throttle and the clock sessions are judged by.
+//!
+//! [`App`](crate::state::App) does not carry this state itself, so each server's runtime is
+//! found through a small registry keyed by the identity of the server's settings (a `Weak`
+//! is kept, so the key cannot be reused while the entry exists). [`AuthRuntime::of`] creates
+//! it with [`AuthPolicy::default`] on first use; tests install short timeouts and a quick
+//! throttle with [`AuthRuntime::configure`] and move the clock with
+//! [`AuthRuntime::advance_clock`].
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use casevault_storage::Timestamp;
+
+use super::throttle::{Throttle, ThrottlePolicy};
+use crate::config::Settings;
+use crate::state::AppState;
+
+/// A session ends after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A session ends this long after the login, however active.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Timeouts and throttling.
+#[derive(Clone, Debug)]
+pub struct AuthPolicy {
+    /// Idle timeout of a session.
+    pub idle_timeout: Duration,
+    /// Absolute timeout of a session.
+    pub absolute_timeout: Duration,
+    /// Failed-login throttling.
+    pub throttle: ThrottlePolicy,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            idle_timeout: IDLE_TIMEOUT,
+            absolute_timeout: ABSOLUTE_TIMEOUT,
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// One server's authentication state.
+#[derive(Debug)]
+pub struct AuthRuntime {
+    policy: AuthPolicy,
+    /// Failed-login counters.
+    pub throttle: Throttle,
+    /// Milliseconds added to the wall clock (tests only move it forward).
+    clock_offset_ms: AtomicI64,
+}
+
+type Registry = Vec<(Weak<Settings>, Arc<AuthRuntime>)>;
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
+
+impl AuthRuntime {
+    fn new(policy: AuthPolicy) -> Self {
+        Self {
+            throttle: Throttle::new(policy.throttle.clone()),
+            policy,
+            clock_offset_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// The runtime of the server `state` belongs to (created with the default policy).
+    pub fn of(state: &AppState) -> Arc<AuthRuntime> {
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.retain(|(settings, _)| settings.strong_count() > 0);
+        let key = Arc::as_ptr(&state.settings);
+        if let Some((_, runtime)) = registry.iter().find(|(s, _)| s.as_ptr() == key) {
+            return Arc::clone(runtime);
+        }
+        let runtime = Arc::new(AuthRuntime::new(AuthPolicy::default()));
+        registry.push((Arc::downgrade(&state.settings), Arc::clone(&runtime)));
+        runtime
+    }
+
+    /// Replaces the runtime of `state`'s server with a fresh one using `policy` (counters
+    /// and clock offset reset). For tests and embedding.
+    pub fn configure(state: &AppState, policy: AuthPolicy) -> Arc<AuthRuntime> {
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Arc::as_ptr(&state.settings);
+        registry.retain(|(s, _)| s.strong_count() > 0 && s.as_ptr() != key);
+        let runtime = Arc::new(AuthRuntime::new(policy));
+        registry.push((Arc::downgrade(&state.settings), Arc::clone(&runtime)));
+        runtime
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &AuthPolicy {
+        &self.policy
+    }
+
+    /// The current time as sessions see it.
+    pub fn now(&self) -> Timestamp {
+        let offset = self.clock_offset_ms.load(Ordering::SeqCst);
+        Timestamp(Timestamp::now().0.saturating_add(offset))
+    }
+
+    /// Moves this server's session clock forward (tests of the timeouts).
+    pub fn advance_clock(&self, by: Duration) {
+        let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.clock_offset_ms.fetch_add(millis, Ordering::SeqCst);
+    }
+}
