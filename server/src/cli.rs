@@ -58,20 +58,31 @@ pub enum Command {
         #[command(subcommand)]
         command: QuotaCommand,
     },
-    /// Replace the master key with a new one and re-wrap every case key with it (file
-    /// contents are not re-encrypted). Needs the key file; afterwards replace every stored
-    /// copy of it.
+    /// Replace the master key and re-wrap every case key with the new one.
+    ///
+    /// File contents are not re-encrypted: only the case keys stored in the metadata are.
+    /// Works with the key file only (not with CASEVAULT__SECURITY__MASTER_KEY). Afterwards,
+    /// replace every stored copy of the key file with the new one.
     RotateKey(RotateKeyArgs),
-    /// Check that every file has its encrypted object, that quotas add up and that the audit
-    /// log is intact. Exit status 0 when everything is in order, 1 when problems are found.
+    /// Check the stored files, the quotas and the audit log.
+    ///
+    /// Checks that every file has its encrypted object with the right size, that no object is
+    /// left over, that quota counters add up and that the audit log was not altered. Exit
+    /// status 0 when everything is in order, 1 when problems are found (each is listed).
     Fsck(FsckArgs),
-    /// Write a copy of the metadata (users, cases, shares, audit log…) and of the master key
-    /// into a new folder. The object store with the encrypted file contents is NOT included:
-    /// back it up separately (it is encrypted, so it can go to ordinary backup storage).
+    /// Back up the metadata and the master key into a new folder.
+    ///
+    /// Writes `metadata.cvbackup` (users, organisations, cases, shares, audit log…) and
+    /// `master.key`, both readable only by you. The object store with the encrypted file
+    /// contents is NOT included: back it up separately. Keep master.key apart from both the
+    /// object store and the metadata backup: whoever holds all of them can read every file.
     Backup(BackupArgs),
-    /// Rebuild the metadata database and the master key file from a `casevault backup`
-    /// folder into a data folder that has neither yet, then check the result. Restore the
-    /// object store first (for the local store: the `objects` folder of the data folder).
+    /// Restore the metadata and the master key from a `casevault backup` folder.
+    ///
+    /// The data folder must not have a metadata database or a key file yet. Restore the object
+    /// store first (for the local store: the `objects` folder inside the data folder), then
+    /// run this; it verifies the backup's checksum, rebuilds the database and checks the
+    /// result like `casevault fsck`.
     Restore(RestoreArgs),
 }
 

@@ -21,16 +21,20 @@ pub const DEFAULT_USER_QUOTA: &str = "50GiB";
 /// `casevault user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create an account. Without --password-stdin a strong password is generated and shown
-    /// once: hand it to the person securely and ask them to change it.
+    /// Create an account.
+    ///
+    /// Without --password-stdin a strong password is generated and shown once: hand it to
+    /// the person securely (not by e-mail) and ask them to change it.
     Create(CreateArgs),
     /// List every account with its quota use.
     List(ConfigArg),
-    /// Block an account from signing in (its cases and files are kept).
+    /// Block an account from signing in and end its sessions (its cases and files are kept).
     Disable(EmailArgs),
     /// Allow a disabled account to sign in again.
     Enable(EmailArgs),
-    /// Set a new password for an account (generated and shown once unless --password-stdin).
+    /// Set a new password for an account and end its sessions.
+    ///
+    /// Without --password-stdin a strong password is generated and shown once.
     ResetPassword(PasswordArgs),
 }
 
@@ -268,8 +272,15 @@ fn set_disabled(
         let storage = open(&settings, Open::Existing, true).await?;
         let mut user = find_user(&storage, &args.email).await?;
         user.disabled = disabled;
-        let email = user.email.clone();
+        let (id, email) = (user.id, user.email.clone());
         storage.meta().update_user(user).await.map_err(failed)?;
+        if disabled {
+            storage
+                .meta()
+                .delete_user_sessions(id, None)
+                .await
+                .map_err(failed)?;
+        }
         let action = if disabled {
             "admin.user.disable"
         } else {
@@ -280,7 +291,7 @@ fn set_disabled(
     })?;
     if disabled {
         console.line(format_args!(
-            "disabled {email}: the account cannot sign in; its cases and files are kept"
+            "disabled {email}: the account cannot sign in and its sessions are ended; its cases and files are kept"
         ))
     } else {
         console.line(format_args!(
@@ -296,16 +307,23 @@ fn reset_password(
 ) -> Result<(), String> {
     let settings = args.config.load(env)?;
     let (password, generated) = choose_password(args.password_stdin, console)?;
-    let email = block_on(async {
+    let (email, ended) = block_on(async {
         let storage = open(&settings, Open::Existing, true).await?;
         let mut user = find_user(&storage, &args.email).await?;
         user.password = Some(hash(&password).await?);
-        let email = user.email.clone();
+        let (id, email) = (user.id, user.email.clone());
         storage.meta().update_user(user).await.map_err(failed)?;
+        let ended = storage
+            .meta()
+            .delete_user_sessions(id, None)
+            .await
+            .map_err(failed)?;
         audit(&storage, "admin.user.reset_password").await?;
-        Ok(email)
+        Ok((email, ended))
     })?;
-    console.line(format_args!("new password set for {email}"))?;
+    console.line(format_args!(
+        "new password set for {email}; {ended} signed-in sessions ended"
+    ))?;
     if generated {
         print_generated(console, &password)?;
     }
