@@ -68,6 +68,9 @@ pub(crate) async fn open(settings: &Settings, mode: Open, sweep: bool) -> Result
                 settings.data_dir.display()
             ));
         }
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&settings.data_dir)
+            .map_err(|err| format!("cannot create {}: {err}", settings.data_dir.display()))?;
     } else if settings.security.master_key.is_none() && !settings.master_key_file().exists() {
         return Err(format!(
             "the master key file {} is missing; without it the stored files cannot be read. \
