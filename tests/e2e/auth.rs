@@ -118,6 +118,33 @@ async fn setup_refuses_a_wrong_token_and_a_short_password() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_setup_link_is_void_once_an_account_exists() {
+    let (app, state) = spawn_app_with_state(|_| {}).await;
+    let token = ensure_setup_token(&state)
+        .await
+        .expect("setup token")
+        .expect("no account yet");
+    // An administrator created otherwise (e.g. from the command line) voids the link.
+    casevault_server::auth::create_account(
+        &state,
+        "b@example-clinic.org",
+        "B",
+        ADMIN_PASSWORD,
+        true,
+    )
+    .await
+    .expect("create an account");
+    let form = json!({
+        "token": token.as_str(),
+        "email": ADMIN_EMAIL,
+        "display_name": "Admin",
+        "password": ADMIN_PASSWORD,
+    });
+    assert_eq!(app.post_json("/api/v1/setup", &form).await.status(), 403);
+    assert!(ensure_setup_token(&state).await.expect("check").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn login_sets_a_strict_cookie_with_a_new_token_each_time() {
     let (app, _state, _admin) = spawn_app_with_admin().await;
     let response = try_login(&app, "ADMIN@example-clinic.org", ADMIN_PASSWORD).await;

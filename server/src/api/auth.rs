@@ -78,6 +78,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     session::require_origin(&headers, &state)?;
     let runtime = AuthRuntime::of(&state);
+    runtime.sweep_sessions_now_and_then(&state);
     let account = ThrottleKey::Account(form.email.trim().to_lowercase());
     let mut keys = vec![account.clone()];
     keys.extend(ip.map(ThrottleKey::Ip));
@@ -235,6 +236,12 @@ pub async fn change_password(
     auth::check_new_password(&form.new)?;
     let meta = state.storage.meta();
     let mut record = meta.user(user.id).await?.ok_or(ApiError::Unauthorized)?;
+    // Guessing the current password with a stolen session is throttled like logins.
+    let runtime = AuthRuntime::of(&state);
+    let account = [ThrottleKey::Account(record.email.clone())];
+    if let Err(retry_after) = runtime.throttle.check(&account) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     let current_ok = form.current.len() <= MAX_PASSWORD_LEN
         && state
             .passwords
@@ -242,6 +249,7 @@ pub async fn change_password(
             .await
             .map_err(ApiError::internal)?;
     if !current_ok {
+        let delay = runtime.throttle.fail(&account);
         auth::audit(
             &state,
             Actor::User(user.id),
@@ -250,6 +258,7 @@ pub async fn change_password(
             Outcome::Denied,
         )
         .await?;
+        tokio::time::sleep(delay).await;
         return Err(ApiError::BadRequest(
             "The current password is incorrect.".into(),
         ));

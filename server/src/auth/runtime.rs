@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use casevault_storage::Timestamp;
 
@@ -52,7 +52,12 @@ pub struct AuthRuntime {
     pub throttle: Throttle,
     /// Milliseconds added to the wall clock (tests only move it forward).
     clock_offset_ms: AtomicI64,
+    /// When expired sessions were last swept.
+    last_sweep: Mutex<Option<Instant>>,
 }
+
+/// Expired sessions are swept at most this often (at logins).
+const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
 
 type Registry = Vec<(Weak<Settings>, Arc<AuthRuntime>)>;
 
@@ -64,6 +69,7 @@ impl AuthRuntime {
             throttle: Throttle::new(policy.throttle.clone()),
             policy,
             clock_offset_ms: AtomicI64::new(0),
+            last_sweep: Mutex::new(None),
         }
     }
 
@@ -100,6 +106,31 @@ impl AuthRuntime {
     pub fn now(&self) -> Timestamp {
         let offset = self.clock_offset_ms.load(Ordering::SeqCst);
         Timestamp(Timestamp::now().0.saturating_add(offset))
+    }
+
+    /// Deletes expired sessions in the background, at most every ten minutes (called at
+    /// logins, which are what create sessions).
+    pub fn sweep_sessions_now_and_then(self: &Arc<Self>, state: &AppState) {
+        {
+            let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < SWEEP_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let meta = state.storage.meta().clone();
+        let (now, idle, absolute) = (
+            self.now(),
+            self.policy.idle_timeout,
+            self.policy.absolute_timeout,
+        );
+        tokio::spawn(async move {
+            match meta.delete_expired_sessions(now, idle, absolute).await {
+                Ok(0) => {}
+                Ok(ended) => tracing::debug!(ended, "expired sessions deleted"),
+                Err(err) => tracing::warn!(error = %err, "cannot delete expired sessions"),
+            }
+        });
     }
 
     /// Moves this server's session clock forward (tests of the timeouts).

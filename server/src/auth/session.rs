@@ -121,3 +121,50 @@ pub async fn start(
     let csrf_token = csrf_token(&token.as_str());
     Ok(NewSession { token, csrf_token })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        assert_eq!(
+            public_origin("https://files.example.org"),
+            "https://files.example.org"
+        );
+        assert_eq!(
+            public_origin("https://files.example.org:8443/casevault"),
+            "https://files.example.org:8443"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("theme=dark"));
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("a=1; cv_session=abc ; b=2"),
+        );
+        assert_eq!(cookie_value(&headers).as_deref(), Some("abc"));
+        assert_eq!(cookie_value(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_csrf_token_belongs_to_its_session() {
+        let token = Token::generate().as_str();
+        let mut headers = HeaderMap::new();
+        assert!(!csrf_ok(&headers, &token));
+        let csrf = HeaderValue::try_from(csrf_token(&token)).expect("header value");
+        headers.insert(CSRF_HEADER, csrf);
+        assert!(csrf_ok(&headers, &token));
+        assert!(!csrf_ok(&headers, &Token::generate().as_str()));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_http_only_and_strict() {
+        let cookie = set_cookie(&Token::generate());
+        let text = cookie.to_str().expect("ASCII");
+        assert!(text.ends_with("; Path=/; Secure; HttpOnly; SameSite=Strict"));
+    }
+}

@@ -11,14 +11,15 @@ use crate::server::Server;
 use crate::state::AppState;
 
 /// Creates and stores a fresh setup token when no user exists (replacing any earlier one)
-/// and returns it; `None` once an account exists.
+/// and returns it; once an account exists, forgets any leftover token and returns `None`.
 pub async fn ensure_setup_token(state: &AppState) -> Result<Option<Token>, ApiError> {
     let meta = state.storage.meta();
     if meta.has_users().await? {
+        meta.set_setup_token(None).await?;
         return Ok(None);
     }
     let token = Token::generate();
-    meta.set_setup_token(token.hash()).await?;
+    meta.set_setup_token(Some(token.hash())).await?;
     Ok(Some(token))
 }
 

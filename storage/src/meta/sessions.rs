@@ -267,11 +267,49 @@ impl Meta {
         .await
     }
 
-    /// Stores the hash of the first-administrator setup token, replacing any earlier one.
-    pub async fn set_setup_token(&self, hash: TokenHash) -> Result<()> {
+    /// Stores the hash of the first-administrator setup token, replacing any earlier one;
+    /// `None` removes it.
+    pub async fn set_setup_token(&self, hash: Option<TokenHash>) -> Result<()> {
         self.run_durable(move |m| {
-            m.trees.state.insert(SETUP_KEY, codec::encode(&hash)?)?;
+            match hash {
+                Some(hash) => m.trees.state.insert(SETUP_KEY, codec::encode(&hash)?)?,
+                None => m.trees.state.remove(SETUP_KEY)?,
+            };
             Ok(())
+        })
+        .await
+    }
+
+    /// Ends the sessions idle for longer than `idle` or older than `absolute` at `now`;
+    /// returns how many ended.
+    pub async fn delete_expired_sessions(
+        &self,
+        now: Timestamp,
+        idle: std::time::Duration,
+        absolute: std::time::Duration,
+    ) -> Result<usize> {
+        self.run_durable(move |m| {
+            let t = &m.trees;
+            let expired = |record: &SessionRecord| {
+                record.last_seen.plus(idle) < now || record.created_at.plus(absolute) < now
+            };
+            // Collected first: no write may happen while a sled iterator is alive.
+            let mut doomed = Vec::new();
+            for entry in t.sessions.iter() {
+                let (hash, value) = entry?;
+                let record: SessionRecord = codec::decode(&value)?;
+                if expired(&record) {
+                    doomed.push((hash, record.user));
+                }
+            }
+            for (hash, user) in &doomed {
+                (&t.sessions, &t.sessions_by_user).transaction(|(sessions, by_user)| {
+                    sessions.remove(hash)?;
+                    by_user.remove(key(&[user.as_bytes(), hash]))?;
+                    Ok(())
+                })?;
+            }
+            Ok(doomed.len())
         })
         .await
     }
@@ -295,7 +333,7 @@ impl Meta {
 
     /// Creates the first administrator: in one transaction, consumes the setup token (which
     /// must match `hash`) and creates `user`. [`StorageError::NotFound`] ("setup token")
-    /// when the token does not match or was already used.
+    /// when the token does not match or was already used, or when an account exists.
     pub async fn complete_setup(
         &self,
         hash: TokenHash,
@@ -304,6 +342,9 @@ impl Meta {
         user.email = normalise_email(&user.email)?;
         self.run_durable(move |m| {
             let t = &m.trees;
+            if t.users.first()?.is_some() {
+                return Err(StorageError::NotFound("setup token"));
+            }
             (&t.state, &t.users, &t.users_by_email).transaction(|(state, users, by_email)| {
                 match tx_get::<TokenHash>(state, SETUP_KEY)? {
                     Some(stored) if stored.ct_eq(&hash) => {}
@@ -319,5 +360,131 @@ impl Meta {
             Ok(user)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use casevault_crypto::Token;
+
+    use super::*;
+
+    fn temp_meta() -> (tempfile::TempDir, Meta) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let meta = Meta::open(&dir.path().join("meta")).expect("open");
+        (dir, meta)
+    }
+
+    fn session(user: UserId, at: Timestamp) -> SessionRecord {
+        SessionRecord {
+            user,
+            created_at: at,
+            last_seen: at,
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_of_a_user_end_together_except_the_kept_one() {
+        let (_dir, meta) = temp_meta();
+        let (alice, bob) = (UserId::random(), UserId::random());
+        let now = Timestamp::now();
+        let hashes: Vec<TokenHash> = (0..3).map(|_| Token::generate().hash()).collect();
+        for hash in &hashes {
+            meta.create_session(*hash, session(alice, now))
+                .await
+                .expect("create");
+        }
+        let bobs = Token::generate().hash();
+        meta.create_session(bobs, session(bob, now))
+            .await
+            .expect("create");
+        let ended = meta
+            .delete_user_sessions(alice, Some(hashes[0]))
+            .await
+            .expect("delete");
+        assert_eq!(ended, 2);
+        assert!(meta.session(hashes[0]).await.expect("get").is_some());
+        assert!(meta.session(hashes[1]).await.expect("get").is_none());
+        assert!(meta.session(bobs).await.expect("get").is_some());
+        assert!(meta.delete_session(hashes[0]).await.expect("delete"));
+        assert!(!meta.delete_session(hashes[0]).await.expect("delete"));
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_swept() {
+        let (_dir, meta) = temp_meta();
+        let user = UserId::random();
+        let now = Timestamp::now();
+        let (old, fresh) = (Token::generate().hash(), Token::generate().hash());
+        meta.create_session(old, session(user, Timestamp(now.0 - 3_600_000)))
+            .await
+            .expect("create");
+        meta.create_session(fresh, session(user, now))
+            .await
+            .expect("create");
+        let hour = Duration::from_secs(1800);
+        let ended = meta
+            .delete_expired_sessions(now, hour, hour * 24)
+            .await
+            .expect("sweep");
+        assert_eq!(ended, 1);
+        assert!(meta.session(fresh).await.expect("get").is_some());
+        assert_eq!(
+            meta.delete_user_sessions(user, None).await.expect("delete"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn the_setup_token_is_taken_once() {
+        let (_dir, meta) = temp_meta();
+        let token = Token::generate();
+        assert!(!meta.take_setup_token(token.hash()).await.expect("take"));
+        meta.set_setup_token(Some(token.hash())).await.expect("set");
+        assert!(
+            !meta
+                .take_setup_token(Token::generate().hash())
+                .await
+                .expect("take")
+        );
+        assert!(meta.take_setup_token(token.hash()).await.expect("take"));
+        assert!(!meta.take_setup_token(token.hash()).await.expect("take"));
+    }
+
+    #[tokio::test]
+    async fn api_tokens_are_listed_and_revoked_per_user() {
+        let (_dir, meta) = temp_meta();
+        let user = UserId::random();
+        let hash = Token::generate().hash();
+        let record = ApiTokenRecord {
+            id: ApiTokenId::random(),
+            user,
+            name: "script".into(),
+            created_at: Timestamp::now(),
+            last_used: None,
+        };
+        meta.create_api_token(hash, record.clone())
+            .await
+            .expect("create");
+        assert_eq!(
+            meta.api_tokens_of(user).await.expect("list"),
+            vec![record.clone()]
+        );
+        assert!(
+            !meta
+                .delete_api_token(UserId::random(), record.id)
+                .await
+                .expect("delete")
+        );
+        assert!(
+            meta.delete_api_token(user, record.id)
+                .await
+                .expect("delete")
+        );
+        assert!(meta.api_token(hash).await.expect("get").is_none());
+        assert!(meta.api_tokens_of(user).await.expect("list").is_empty());
     }
 }
