@@ -69,18 +69,25 @@ impl Storage {
     /// Opens the metadata database under `config.data_dir/meta` and the object store, then
     /// runs a recovery sweep.
     pub async fn open(config: StorageConfig, keyring: Keyring) -> Result<Storage> {
+        let storage = Self::open_unswept(config, keyring).await?;
+        storage.recover().await?;
+        Ok(storage)
+    }
+
+    /// Opens storage without the recovery sweep, for the administration commands that must
+    /// see the store as it is: the integrity check (which would otherwise never see an
+    /// orphan), backups and restores.
+    pub async fn open_unswept(config: StorageConfig, keyring: Keyring) -> Result<Storage> {
         std::fs::create_dir_all(&config.data_dir)?;
         let meta_dir = config.data_dir.join("meta");
         let meta = tokio::task::spawn_blocking(move || Meta::open(&meta_dir)).await??;
         let blobs = BlobStore::open(&config)?;
-        let storage = Storage {
+        Ok(Storage {
             meta,
             blobs,
             keyring: Arc::new(RwLock::new(keyring)),
             config: Arc::new(config),
-        };
-        storage.recover().await?;
-        Ok(storage)
+        })
     }
 
     /// The metadata database, for the records storage does not wrap (users, grants…).

@@ -17,11 +17,10 @@
 
 use std::io::{Read, Write};
 
-use casevault_crypto::{Keyring, Sha256, ct_eq};
+use casevault_crypto::{Sha256, ct_eq};
 
 use super::Meta;
 use crate::error::{Result, StorageError};
-use crate::{BlobStore, Storage, StorageConfig};
 
 /// The first bytes of a metadata backup.
 pub const BACKUP_MAGIC: &[u8; 8] = b"CVMETABK";
@@ -210,24 +209,6 @@ impl<'a> Cursor<'a> {
     fn field(&mut self) -> Option<&'a [u8]> {
         let len = u32::from_be_bytes(self.take(4)?.try_into().ok()?);
         self.take(len as usize)
-    }
-}
-
-impl Storage {
-    /// Opens storage like [`Storage::open`] but without the recovery sweep, for the
-    /// administration commands that must see the store as it is: the integrity check (which
-    /// would otherwise never see an orphan), backups and restores.
-    pub async fn open_unswept(config: StorageConfig, keyring: Keyring) -> Result<Storage> {
-        std::fs::create_dir_all(&config.data_dir)?;
-        let meta_dir = config.data_dir.join("meta");
-        let meta = tokio::task::spawn_blocking(move || Meta::open(&meta_dir)).await??;
-        let blobs = BlobStore::open(&config)?;
-        Ok(Storage {
-            meta,
-            blobs,
-            keyring: std::sync::Arc::new(std::sync::RwLock::new(keyring)),
-            config: std::sync::Arc::new(config),
-        })
     }
 }
 
