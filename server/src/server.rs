@@ -122,6 +122,7 @@ impl Server {
                 casevault_crypto::Argon2Params::default(),
                 PASSWORD_HASHES_AT_ONCE,
             ),
+            auth: Default::default(),
             public_url: settings.public_url(port),
             settings: Arc::clone(&settings),
             started_at: SystemTime::now(),

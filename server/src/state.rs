@@ -32,6 +32,8 @@ pub struct App {
     pub storage: casevault_storage::Storage,
     /// argon2id hashing with a bound on concurrent hashes.
     pub passwords: casevault_crypto::PasswordHasher,
+    /// Session timeouts, the login throttle and the session clock.
+    pub auth: crate::auth::runtime::AuthSlot,
     /// The validated settings the server was started with.
     pub settings: Arc<Settings>,
     /// The public base URL (e.g. `https://files.example-clinic.org`, no trailing slash), for

@@ -1,21 +1,17 @@
 //! Per-server authentication state that lives in memory: the session timeouts, the login
 //! throttle and the clock sessions are judged by.
 //!
-//! [`App`](crate::state::App) does not carry this state itself, so each server's runtime is
-//! found through a small registry keyed by the identity of the server's settings (a `Weak`
-//! is kept, so the key cannot be reused while the entry exists). [`AuthRuntime::of`] creates
-//! it with [`AuthPolicy::default`] on first use; tests install short timeouts and a quick
-//! throttle with [`AuthRuntime::configure`] and move the clock with
-//! [`AuthRuntime::advance_clock`].
+//! Each server's [`App`](crate::state::App) holds its runtime in an [`AuthSlot`], created with
+//! [`AuthPolicy::default`]; tests install short timeouts and a quick throttle with
+//! [`AuthRuntime::configure`] and move the clock with [`AuthRuntime::advance_clock`].
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use casevault_storage::Timestamp;
 
 use super::throttle::{Throttle, ThrottlePolicy};
-use crate::config::Settings;
 use crate::state::AppState;
 
 /// A session ends after this long without a request.
@@ -59,9 +55,17 @@ pub struct AuthRuntime {
 /// Expired sessions are swept at most this often (at logins).
 const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
 
-type Registry = Vec<(Weak<Settings>, Arc<AuthRuntime>)>;
+/// The replaceable runtime of one server, kept in its [`App`](crate::state::App).
+#[derive(Debug)]
+pub struct AuthSlot(Mutex<Arc<AuthRuntime>>);
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
+impl Default for AuthSlot {
+    fn default() -> Self {
+        Self(Mutex::new(Arc::new(
+            AuthRuntime::new(AuthPolicy::default()),
+        )))
+    }
+}
 
 impl AuthRuntime {
     fn new(policy: AuthPolicy) -> Self {
@@ -73,27 +77,16 @@ impl AuthRuntime {
         }
     }
 
-    /// The runtime of the server `state` belongs to (created with the default policy).
+    /// The runtime of the server `state` belongs to.
     pub fn of(state: &AppState) -> Arc<AuthRuntime> {
-        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-        registry.retain(|(settings, _)| settings.strong_count() > 0);
-        let key = Arc::as_ptr(&state.settings);
-        if let Some((_, runtime)) = registry.iter().find(|(s, _)| s.as_ptr() == key) {
-            return Arc::clone(runtime);
-        }
-        let runtime = Arc::new(AuthRuntime::new(AuthPolicy::default()));
-        registry.push((Arc::downgrade(&state.settings), Arc::clone(&runtime)));
-        runtime
+        Arc::clone(&state.auth.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Replaces the runtime of `state`'s server with a fresh one using `policy` (counters
     /// and clock offset reset). For tests and embedding.
     pub fn configure(state: &AppState, policy: AuthPolicy) -> Arc<AuthRuntime> {
-        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-        let key = Arc::as_ptr(&state.settings);
-        registry.retain(|(s, _)| s.strong_count() > 0 && s.as_ptr() != key);
         let runtime = Arc::new(AuthRuntime::new(policy));
-        registry.push((Arc::downgrade(&state.settings), Arc::clone(&runtime)));
+        *state.auth.0.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&runtime);
         runtime
     }
 
