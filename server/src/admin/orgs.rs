@@ -1,7 +1,5 @@
 //! `casevault org …` and `casevault quota set`.
 
-use std::collections::BTreeSet;
-
 use casevault_storage::{OrgId, OrgRecord, OrgRole, QuotaAccount, Timestamp};
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -185,24 +183,9 @@ fn list(
     let rows = block_on(async {
         let storage = open(&settings, Open::Existing, false).await?;
         let meta = storage.meta();
-        // Organisations are found through their quota records and their members' memberships
-        // (the metadata has no listing of organisations yet).
-        let mut ids: BTreeSet<OrgId> = BTreeSet::new();
-        for (account, _) in meta.quota_accounts().await.map_err(failed)? {
-            if let QuotaAccount::Org(id) = account {
-                ids.insert(id);
-            }
-        }
-        for user in meta.users().await.map_err(failed)? {
-            for (org, _) in meta.orgs_of(user.id).await.map_err(failed)? {
-                ids.insert(org);
-            }
-        }
         let mut rows = Vec::new();
-        for id in ids {
-            let Some(org) = meta.org(id).await.map_err(failed)? else {
-                continue;
-            };
+        for org in meta.orgs().await.map_err(failed)? {
+            let id = org.id;
             let mut members = Vec::new();
             for (user, role) in meta.members_of(id).await.map_err(failed)? {
                 let email = match meta.user(user).await.map_err(failed)? {

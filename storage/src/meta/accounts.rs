@@ -96,6 +96,19 @@ impl Meta {
         self.run(move |m| get(&m.trees.orgs, id.as_bytes())).await
     }
 
+    /// Every organisation, in id order.
+    pub async fn orgs(&self) -> Result<Vec<OrgRecord>> {
+        self.run(|m| {
+            m.trees
+                .orgs
+                .iter()
+                .values()
+                .map(|v| codec::decode(&v?))
+                .collect()
+        })
+        .await
+    }
+
     /// Adds a member or changes their role.
     pub async fn set_membership(&self, org: OrgId, user: UserId, role: OrgRole) -> Result<()> {
         self.run_durable(move |m| {
