@@ -214,13 +214,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn temp_meta() -> (tempfile::TempDir, Meta) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let meta = Meta::open(&dir.path().join("meta")).expect("open");
-        (dir, meta)
-    }
+    use crate::meta::temp_meta;
 
     #[test]
     fn export_import_round_trip_and_tamper_check() {

@@ -309,3 +309,11 @@ pub fn name_key(
     let parent = parent.map(|p| p.0).unwrap_or([0u8; 16]);
     key(&[case.as_bytes(), &parent, tag])
 }
+
+/// A metadata database in a fresh temporary folder, for unit tests.
+#[cfg(test)]
+pub(crate) fn temp_meta() -> (tempfile::TempDir, Meta) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = Meta::open(&dir.path().join("meta")).expect("open");
+    (dir, meta)
+}

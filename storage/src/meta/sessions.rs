@@ -365,17 +365,12 @@ impl Meta {
 
 #[cfg(test)]
 mod tests {
+    use crate::meta::temp_meta;
     use std::time::Duration;
 
     use casevault_crypto::Token;
 
     use super::*;
-
-    fn temp_meta() -> (tempfile::TempDir, Meta) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let meta = Meta::open(&dir.path().join("meta")).expect("open");
-        (dir, meta)
-    }
 
     fn session(user: UserId, at: Timestamp) -> SessionRecord {
         SessionRecord {
