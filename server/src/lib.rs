@@ -17,8 +17,10 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod cli;
@@ -32,6 +34,7 @@ pub mod signals;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod transfer;
 
 pub use config::Settings;
 pub use error::ApiError;

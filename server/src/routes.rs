@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::api;
 use crate::error::ApiError;
@@ -14,11 +14,36 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/api/v1/health", get(api::health::get))
+        .route("/api/v1/quota", get(api::quota::get))
         .merge(crate::auth::routes())
+        .merge(case_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     middleware::apply(app)
+}
+
+/// Cases, their folders and files.
+fn case_routes() -> Router<AppState> {
+    use api::{cases, download, files, folders};
+    Router::new()
+        .route("/api/v1/cases", get(cases::list).post(cases::create))
+        .route(
+            "/api/v1/cases/{case}",
+            get(cases::get).patch(cases::update).delete(cases::delete),
+        )
+        .route("/api/v1/cases/{case}/history", get(cases::history))
+        .route("/api/v1/cases/{case}/tree", get(files::tree))
+        .route("/api/v1/cases/{case}/folders", post(folders::create))
+        .route("/api/v1/cases/{case}/files", post(files::upload))
+        .route(
+            "/api/v1/cases/{case}/files/{file}",
+            get(files::get).patch(files::update).delete(files::delete),
+        )
+        .route(
+            "/api/v1/cases/{case}/files/{file}/content",
+            get(download::content),
+        )
 }
 
 /// Unknown paths: the JSON 404 under `/api/`, a plain one elsewhere (the web interface will

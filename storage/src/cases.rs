@@ -98,17 +98,23 @@ impl Storage {
         })
     }
 
-    /// Replaces a case's descriptive fields (sealing them again).
-    pub async fn update_case_details(
+    /// Changes a case in one write: `change` edits the record's plain fields (status, labels,
+    /// expiry) and its opened descriptive fields, which are sealed again before saving.
+    /// Returns the saved record and its details. The record's id, account and key cannot
+    /// change.
+    pub async fn change_case(
         &self,
         id: CaseId,
-        details: CaseDetails,
-    ) -> Result<CaseRecord> {
+        change: impl FnOnce(&mut CaseRecord, &mut CaseDetails) -> Result<()>,
+    ) -> Result<(CaseRecord, CaseDetails)> {
         let (mut case, key) = self.case_with_key(id).await?;
+        let mut details = self.case_details(&case)?;
+        change(&mut case, &mut details)?;
         case.patient_ref = seal_case_field(&key, id, "patient-ref", &details.patient_ref);
         case.title = seal_case_field(&key, id, "title", &details.title);
         case.comments = seal_case_field(&key, id, "comments", &details.comments);
-        self.meta.update_case(case).await
+        let record = self.meta.update_case(case).await?;
+        Ok((record, details))
     }
 
     /// Deletes a case: its wrapped key goes with its record (crypto-shredding), its quota is

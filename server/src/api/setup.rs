@@ -77,6 +77,7 @@ pub async fn post(
         }
         Err(err) => return Err(err.into()),
     };
+    auth::give_default_quota(&state, user.id).await?;
     auth::audit(
         &state,
         Actor::User(user.id),

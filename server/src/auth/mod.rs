@@ -28,6 +28,10 @@ pub use extract::{AdminUser, AuthMethod, AuthUser, ClientIp};
 pub use runtime::{AuthPolicy, AuthRuntime};
 pub use throttle::ThrottlePolicy;
 
+/// The quota of an account created through the setup link or [`create_account`]: 50 GiB
+/// (the administration command's default too).
+pub const DEFAULT_USER_QUOTA: u64 = 50 << 30;
+
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -111,5 +115,20 @@ pub async fn create_account(
         disabled: false,
         created_at: casevault_storage::Timestamp::now(),
     };
-    Ok(state.storage.meta().create_user(user).await?)
+    let user = state.storage.meta().create_user(user).await?;
+    give_default_quota(state, user.id).await?;
+    Ok(user)
+}
+
+/// Sets a new account's quota to [`DEFAULT_USER_QUOTA`].
+pub async fn give_default_quota(
+    state: &AppState,
+    user: casevault_storage::UserId,
+) -> Result<(), ApiError> {
+    state
+        .storage
+        .meta()
+        .set_quota_limit(casevault_storage::QuotaAccount::User(user), DEFAULT_USER_QUOTA)
+        .await?;
+    Ok(())
 }

@@ -1,0 +1,173 @@
+//! Authorization: the one function, [`authorize`], that decides whether a principal may do
+//! an action on a case. Every handler that touches a case goes through it and works with the
+//! [`CaseAccess`] it returns, which carries the case record and its unwrapped key.
+//!
+//! Who may do what on a case:
+//!
+//! | relation to the case                    | read, upload, edit files and fields | delete, history |
+//! |-----------------------------------------|-------------------------------------|-----------------|
+//! | its practitioner (a personal case)      | yes                                 | yes             |
+//! | an organisation admin (a group case)    | yes                                 | yes             |
+//! | an organisation member (a group case)   | yes                                 | no (403)        |
+//! | anyone else                             | 404                                 | 404             |
+//!
+//! A principal with no relation to the case gets the same 404 as for an unknown id, so ids
+//! of other practices' cases cannot be probed. Server administrators get no access to
+//! patient data by being administrators.
+
+use casevault_crypto::CaseKey;
+use casevault_storage::{
+    CaseId, CaseRecord, CaseStatus, FileId, FileRecord, FolderId, FolderRecord, OrgRole,
+    QuotaAccount, UserId,
+};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A signed-in user or an API token's owner.
+    User(UserId),
+}
+
+impl From<&AuthUser> for Principal {
+    fn from(user: &AuthUser) -> Self {
+        Principal::User(user.id)
+    }
+}
+
+/// What the principal wants to do with a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// See the case, its fields, folders and files; download.
+    Read,
+    /// Upload, rename, move and delete files and folders (refused while archived).
+    WriteFiles,
+    /// Change the case's fields, archive or reopen it.
+    Edit,
+    /// Delete the whole case (destroys its key).
+    Delete,
+    /// Read the case's audit history.
+    ReadHistory,
+}
+
+/// How the principal relates to a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// The practitioner of a personal case, or an admin of the organisation of a group case.
+    Owner,
+    /// A member of the organisation of a group case.
+    Member,
+}
+
+/// Permission to act on a case: the case, its key, and how the principal relates to it.
+pub struct CaseAccess {
+    /// The case record.
+    pub case: CaseRecord,
+    /// The case key, to open and seal the case's values.
+    pub key: CaseKey,
+    /// The principal's relation to the case.
+    pub relation: Relation,
+}
+
+impl std::fmt::Debug for CaseAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseAccess")
+            .field("case", &self.case.id)
+            .field("relation", &self.relation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decides whether `principal` may do `action` on the case `id`: the case and its key when
+/// allowed; 404 when the case does not exist or the principal has no relation to it; 403
+/// when the relation does not allow the action; 409 for file changes in an archived case.
+pub async fn authorize(
+    state: &AppState,
+    principal: Principal,
+    action: Action,
+    id: CaseId,
+) -> Result<CaseAccess, ApiError> {
+    let case = state
+        .storage
+        .meta()
+        .case(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let relation = relation(state, principal, &case)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let allowed = match action {
+        Action::Read | Action::WriteFiles | Action::Edit => true,
+        Action::Delete | Action::ReadHistory => relation == Relation::Owner,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden);
+    }
+    if action == Action::WriteFiles && case.status == CaseStatus::Archived {
+        return Err(ApiError::Conflict(
+            "The case is archived; reopen it to change its files.".into(),
+        ));
+    }
+    let key = state.storage.case_key(&case)?;
+    Ok(CaseAccess {
+        case,
+        key,
+        relation,
+    })
+}
+
+/// The principal's relation to a case, if any.
+async fn relation(
+    state: &AppState,
+    principal: Principal,
+    case: &CaseRecord,
+) -> Result<Option<Relation>, ApiError> {
+    let Principal::User(user) = principal;
+    Ok(match case.account {
+        QuotaAccount::User(owner) => (owner == user).then_some(Relation::Owner),
+        QuotaAccount::Org(org) => match state.storage.meta().membership(org, user).await? {
+            Some(OrgRole::Admin) => Some(Relation::Owner),
+            Some(OrgRole::Member) if case.created_by == user => Some(Relation::Owner),
+            Some(OrgRole::Member) => Some(Relation::Member),
+            None => None,
+        },
+    })
+}
+
+impl CaseAccess {
+    /// A file of this case (404 for a file of another case, an unknown id, or a dropped
+    /// file the principal may not see).
+    pub async fn file(&self, state: &AppState, id: FileId) -> Result<FileRecord, ApiError> {
+        match state.storage.meta().file(id).await? {
+            Some(file) if file.case == self.case.id && self.sees(&file) => Ok(file),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    /// Whether the principal may see a file of this case: files dropped through a drop-only
+    /// grant are for the case's owner alone.
+    pub fn sees(&self, file: &FileRecord) -> bool {
+        !file.owner_only || self.relation == Relation::Owner
+    }
+
+    /// A folder of this case (404 for a folder of another case or an unknown id).
+    pub async fn folder(&self, state: &AppState, id: FolderId) -> Result<FolderRecord, ApiError> {
+        match state.storage.meta().folder(id).await? {
+            Some(folder) if folder.case == self.case.id => Ok(folder),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// The cases a user may see: their personal cases and the cases of their organisations.
+pub async fn visible_cases(state: &AppState, user: UserId) -> Result<Vec<CaseRecord>, ApiError> {
+    let meta = state.storage.meta();
+    let mut cases = meta.cases_of(QuotaAccount::User(user)).await?;
+    for (org, _) in meta.orgs_of(user).await? {
+        cases.extend(meta.cases_of(QuotaAccount::Org(org)).await?);
+    }
+    Ok(cases)
+}

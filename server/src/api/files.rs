@@ -1,0 +1,321 @@
+//! Files of a case: `GET /api/v1/cases/{case}/tree`, `POST /api/v1/cases/{case}/files`
+//! (a streamed upload), `GET/PATCH/DELETE /api/v1/cases/{case}/files/{file}`.
+//!
+//! An upload sends the raw bytes as the body (any content type), the file name in the
+//! `X-File-Name` header (percent-encoded UTF-8, so that names never appear in URLs or proxy
+//! logs), and optionally `?folder=<id>` and `?on_conflict=replace`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use casevault_crypto::CaseKey;
+use casevault_storage::{
+    Actor, FileRecord, FolderId, FolderRecord, NewFile, OnConflict, Outcome, StorageError,
+};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::cases::ActorView;
+use super::{double_option, parse_id, parse_optional_id};
+use crate::access::{self, Action};
+use crate::audit::Audit;
+use crate::auth::{AuthUser, ClientIp};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query, from_body_error};
+use crate::state::AppState;
+use crate::transfer::decode_header_name;
+
+/// The request header that carries an uploaded file's name.
+pub const FILE_NAME_HEADER: &str = "x-file-name";
+
+/// A file as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct FileView {
+    /// The file's id.
+    pub id: String,
+    /// Its folder; `null` at the case root.
+    pub folder: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `photo`, `scan`, `video`, `dicom`, `pdf` or `other`, from its contents.
+    pub kind: &'static str,
+    /// SHA-256 of the contents, in hex.
+    pub sha256: String,
+    /// When it was stored, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Who uploaded it.
+    pub uploaded_by: ActorView,
+}
+
+impl FileView {
+    /// Opens a file's sealed fields.
+    pub fn of(state: &AppState, key: &CaseKey, file: &FileRecord) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: file.id.to_string(),
+            folder: file.folder.map(|id| id.to_string()),
+            name: state.storage.file_name(key, file)?,
+            size: file.size,
+            kind: file.kind.as_str(),
+            sha256: hex(&state.storage.file_sha256(key, file)?),
+            created_at: file.created_at.0,
+            uploaded_by: file.uploaded_by.into(),
+        })
+    }
+}
+
+/// A folder as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct FolderView {
+    /// The folder's id.
+    pub id: String,
+    /// Its parent; `null` at the case root.
+    pub parent: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl FolderView {
+    /// Opens a folder's sealed name.
+    pub fn of(state: &AppState, key: &CaseKey, folder: &FolderRecord) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: folder.id.to_string(),
+            parent: folder.parent.map(|id| id.to_string()),
+            name: state.storage.folder_name(key, folder)?,
+            created_at: folder.created_at.0,
+        })
+    }
+}
+
+/// Everything in a case.
+#[derive(Debug, Serialize)]
+pub struct Tree {
+    /// Every folder, each naming its parent.
+    pub folders: Vec<FolderView>,
+    /// Every file the caller may see, each naming its folder.
+    pub files: Vec<FileView>,
+}
+
+/// The folders and files of a case.
+pub async fn tree(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(case): Path<String>,
+) -> Result<Json<Tree>, ApiError> {
+    let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
+    let meta = state.storage.meta();
+    let folders = meta
+        .folders_of(access.case.id)
+        .await?
+        .iter()
+        .map(|folder| FolderView::of(&state, &access.key, folder))
+        .collect::<Result<_, _>>()?;
+    let files = meta
+        .files_of(access.case.id)
+        .await?
+        .iter()
+        .filter(|file| access.sees(file))
+        .map(|file| FileView::of(&state, &access.key, file))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Tree { folders, files }))
+}
+
+/// Where an upload goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The folder; the case root when absent.
+    pub folder: Option<String>,
+    /// `fail` (default: 409 when the name is taken) or `replace` (a new version).
+    pub on_conflict: Option<String>,
+}
+
+/// Stores a streamed upload (201).
+pub async fn upload(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path(case): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let access = access::authorize(
+        &state,
+        (&user).into(),
+        Action::WriteFiles,
+        parse_id(&case)?,
+    )
+    .await?;
+    let name = headers
+        .get(FILE_NAME_HEADER)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "The file name is missing: send it in the {FILE_NAME_HEADER} header."
+            ))
+        })
+        .and_then(|value| decode_header_name(value.as_bytes()))?;
+    let folder: Option<FolderId> = parse_optional_id("folder", query.folder.as_deref())?;
+    let on_conflict = match query.on_conflict.as_deref() {
+        None | Some("fail") => OnConflict::Fail,
+        Some("replace") => OnConflict::Replace,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "on_conflict must be \"fail\" or \"replace\".".into(),
+            ));
+        }
+    };
+    let expected_size = content_length(&headers)?;
+    let actor = Actor::User(user.id);
+    let new = NewFile {
+        case: access.case.id,
+        folder,
+        name,
+        uploaded_by: actor,
+        expected_size,
+        on_conflict,
+        owner_only: false,
+    };
+    match store(&state, new, body).await {
+        Ok(file) => {
+            Audit::case(actor, "file.upload", access.case.id, ip)
+                .file(file.id)
+                .record(&state)
+                .await?;
+            let view = FileView::of(&state, &access.key, &file)?;
+            Ok((StatusCode::CREATED, Json(view)))
+        }
+        Err(err) => {
+            let outcome = match err {
+                ApiError::QuotaExceeded | ApiError::Conflict(_) => Outcome::Denied,
+                _ => Outcome::Failed,
+            };
+            Audit::case(actor, "file.upload", access.case.id, ip)
+                .outcome(outcome)
+                .record(&state)
+                .await?;
+            Err(err)
+        }
+    }
+}
+
+/// Streams a request body into storage, telling a body that arrived too slowly (408) from
+/// one that broke off (400).
+pub async fn store(state: &AppState, new: NewFile, body: Body) -> Result<FileRecord, ApiError> {
+    let too_slow = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&too_slow);
+    let stream = body.into_data_stream().inspect_err(move |err| {
+        if from_body_error(err).is_some() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    match state.storage.upload(new, stream).await {
+        Ok(file) => Ok(file),
+        Err(StorageError::Aborted(_)) if too_slow.load(Ordering::Relaxed) => {
+            Err(ApiError::RequestTimeout)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The announced body length, if any.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| ApiError::BadRequest("Content-Length is not a number.".into()))
+        })
+        .transpose()
+}
+
+/// One file's details.
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((case, file)): Path<(String, String)>,
+) -> Result<Json<FileView>, ApiError> {
+    let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
+    let file = access.file(&state, parse_id(&file)?).await?;
+    Ok(Json(FileView::of(&state, &access.key, &file)?))
+}
+
+/// A rename or move; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileChange {
+    /// The new name.
+    pub name: Option<String>,
+    /// The destination folder; `null` for the case root.
+    #[serde(default, deserialize_with = "double_option")]
+    pub folder: Option<Option<String>>,
+}
+
+/// Renames and/or moves a file within its case.
+pub async fn update(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path((case, file)): Path<(String, String)>,
+    Json(change): Json<FileChange>,
+) -> Result<Json<FileView>, ApiError> {
+    let access = access::authorize(
+        &state,
+        (&user).into(),
+        Action::WriteFiles,
+        parse_id(&case)?,
+    )
+    .await?;
+    let file = access.file(&state, parse_id(&file)?).await?;
+    let name = match change.name {
+        Some(name) => name,
+        None => state.storage.file_name(&access.key, &file)?,
+    };
+    let folder = match change.folder {
+        None => file.folder,
+        Some(folder) => parse_optional_id("folder", folder.as_deref())?,
+    };
+    let moved = state.storage.move_file(file.id, folder, &name).await?;
+    Audit::case(Actor::User(user.id), "file.rename", access.case.id, ip)
+        .file(file.id)
+        .record(&state)
+        .await?;
+    Ok(Json(FileView::of(&state, &access.key, &moved)?))
+}
+
+/// Deletes a file and releases its quota (204).
+pub async fn delete(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path((case, file)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let access = access::authorize(
+        &state,
+        (&user).into(),
+        Action::WriteFiles,
+        parse_id(&case)?,
+    )
+    .await?;
+    let file = access.file(&state, parse_id(&file)?).await?;
+    state.storage.delete_file(file.id).await?;
+    Audit::case(Actor::User(user.id), "file.delete", access.case.id, ip)
+        .file(file.id)
+        .record(&state)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
