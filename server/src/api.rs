@@ -22,7 +22,10 @@ pub fn parse_id<T: FromStr>(text: &str) -> Result<T, ApiError> {
 }
 
 /// Parses an optional id given in a form or query: 400 naming the field when malformed.
-pub fn parse_optional_id<T: FromStr>(field: &str, text: Option<&str>) -> Result<Option<T>, ApiError> {
+pub fn parse_optional_id<T: FromStr>(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, ApiError> {
     text.map(|text| {
         text.parse()
             .map_err(|_| ApiError::BadRequest(format!("The {field} is not a valid id.")))

@@ -28,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod signals;

@@ -15,6 +15,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/api/v1/health", get(api::health::get))
         .route("/api/v1/quota", get(api::quota::get))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::auth::routes())
         .merge(case_routes())
         .fallback(not_found)

@@ -8,6 +8,7 @@ mod errors;
 mod headers;
 mod health;
 mod limits;
+mod openapi;
 mod redirect;
 mod shutdown;
 mod tls;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use casevault_crypto::password::MAX_PASSWORD_LEN;
 use casevault_storage::{Actor, Outcome, UserRecord};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::throttle::ThrottleKey;
 use crate::auth::{self, AuthMethod, AuthRuntime, AuthUser, ClientIp, session};
@@ -16,7 +17,7 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 /// The public view of an account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     /// The user's id (32 hex digits).
     pub id: String,
@@ -40,7 +41,7 @@ impl From<&UserRecord> for UserView {
 }
 
 /// The answer to a login, a setup and `me`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionBody {
     /// Who is signed in.
     pub user: UserView,
@@ -60,7 +61,7 @@ impl SessionBody {
 }
 
 /// The login form.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Login e-mail (any case).
     pub email: String,
@@ -70,6 +71,7 @@ pub struct LoginRequest {
 
 /// Signs in: 200 with a new session cookie, or the one 401 `invalid_credentials` for a wrong
 /// password, an unknown or a disabled account; 429 while throttled.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = SessionBody), (status = 401, body = crate::openapi::ErrorBody), (status = 429, body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -150,6 +152,7 @@ async fn rehash_if_needed(
 }
 
 /// Ends the current session (204, cookie removed). With an API token: nothing to end, 204.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "Signed out"), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -170,6 +173,7 @@ pub async fn logout(
 }
 
 /// Ends every session and revokes every API token of the user (204, cookie removed).
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", responses((status = 204, description = "Every session ended"), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn logout_all(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -198,6 +202,7 @@ fn signed_out() -> Response {
 }
 
 /// Who is signed in, and the session's CSRF token.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = SessionBody), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn me(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -217,7 +222,7 @@ pub async fn me(
 }
 
 /// The password change form.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordChange {
     /// The current password.
     pub current: String,
@@ -227,6 +232,7 @@ pub struct PasswordChange {
 
 /// Changes the password (204) and ends every other session; 400 when the current password
 /// is wrong or the new one too short or too long.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange, responses((status = 204, description = "Changed"), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

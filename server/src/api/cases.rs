@@ -8,6 +8,7 @@ use casevault_storage::{
     Timestamp,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{double_option, parse_id};
 use crate::access::{self, Action, CaseAccess, Principal};
@@ -25,7 +26,7 @@ const MAX_COMMENTS_CHARS: usize = 10_000;
 const MAX_LABELS: usize = 32;
 
 /// A case as the API shows it, its sealed fields opened.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseView {
     /// The case's id.
     pub id: String,
@@ -52,7 +53,7 @@ pub struct CaseView {
 }
 
 /// The account a case is charged to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OwnerView {
     /// `user` (a personal case) or `org` (an organisation's group case).
     pub kind: &'static str,
@@ -100,14 +101,14 @@ fn status_name(status: CaseStatus) -> &'static str {
 }
 
 /// The list of cases.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
     /// The cases the caller may see, newest first.
     pub cases: Vec<CaseView>,
 }
 
 /// The form to open a case.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaseForm {
     /// Patient reference (required).
@@ -128,7 +129,7 @@ pub struct NewCaseForm {
 }
 
 /// A change to a case; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseChange {
     /// New patient reference.
@@ -147,6 +148,7 @@ pub struct CaseChange {
 }
 
 /// Lists the cases the caller may see.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", responses((status = 200, body = CaseList), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -161,6 +163,7 @@ pub async fn list(
 }
 
 /// Opens a case (201).
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = NewCaseForm, responses((status = 201, body = CaseView), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -177,7 +180,13 @@ pub async fn create(
         None => QuotaAccount::User(user.id),
         Some(org) => {
             let org: OrgId = parse_id(org)?;
-            if state.storage.meta().membership(org, user.id).await?.is_none() {
+            if state
+                .storage
+                .meta()
+                .membership(org, user.id)
+                .await?
+                .is_none()
+            {
                 return Err(ApiError::NotFound);
             }
             QuotaAccount::Org(org)
@@ -202,6 +211,7 @@ pub async fn create(
 }
 
 /// One case.
+#[utoipa::path(get, path = "/api/v1/cases/{case}", tag = "cases", params(("case" = String, Path, description = "The case's id")), responses((status = 200, body = CaseView), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
@@ -212,6 +222,7 @@ pub async fn get(
 }
 
 /// Changes a case's fields, archives or reopens it.
+#[utoipa::path(patch, path = "/api/v1/cases/{case}", tag = "cases", params(("case" = String, Path, description = "The case's id")), request_body = CaseChange, responses((status = 200, body = CaseView), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -279,6 +290,7 @@ pub async fn update(
 }
 
 /// Deletes a case and destroys its key (204).
+#[utoipa::path(delete, path = "/api/v1/cases/{case}", tag = "cases", params(("case" = String, Path, description = "The case's id")), responses((status = 204, description = "Deleted; its key is destroyed"), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -295,7 +307,7 @@ pub async fn delete(
 }
 
 /// One entry of a case's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEntry {
     /// Position in the server's audit log.
     pub seq: u64,
@@ -316,7 +328,7 @@ pub struct HistoryEntry {
 }
 
 /// Who caused an event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActorView {
     /// `user`, `grant` or `system`.
     pub kind: &'static str,
@@ -364,20 +376,22 @@ impl From<AuditEntry> for HistoryEntry {
 }
 
 /// A case's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct History {
     /// Oldest first.
     pub entries: Vec<HistoryEntry>,
 }
 
 /// The audit history of a case (its owner only).
+#[utoipa::path(get, path = "/api/v1/cases/{case}/history", tag = "cases", params(("case" = String, Path, description = "The case's id")), responses((status = 200, body = History), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn history(
     State(state): State<AppState>,
     user: AuthUser,
     Path(case): Path<String>,
 ) -> Result<Json<History>, ApiError> {
     let principal = Principal::from(&user);
-    let access = access::authorize(&state, principal, Action::ReadHistory, parse_id(&case)?).await?;
+    let access =
+        access::authorize(&state, principal, Action::ReadHistory, parse_id(&case)?).await?;
     let entries = state
         .storage
         .meta()

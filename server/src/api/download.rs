@@ -10,6 +10,7 @@ use axum::response::Response;
 use casevault_storage::{Actor, FileRecord, Outcome};
 use futures::TryStreamExt;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::parse_id;
 use crate::access::{self, Action};
@@ -22,8 +23,9 @@ use crate::transfer::tracked::Ending;
 use crate::transfer::{RangeRequest, Tracked, content_disposition, media_type, parse_range};
 
 /// Download options.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// Ask for `Content-Disposition: inline` (granted for images, videos and PDFs only).
     #[serde(default)]
@@ -31,6 +33,7 @@ pub struct DownloadQuery {
 }
 
 /// Streams a file of a case.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/files/{file}/content", tag = "files", params(("case" = String, Path, description = "The case's id"), ("file" = String, Path, description = "The file's id"), ("range" = Option<String>, Header, description = "One byte range"), DownloadQuery), responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The requested range", body = Vec<u8>), (status = 304, description = "Not modified"), (status = 404, body = crate::openapi::ErrorBody), (status = 416, body = crate::openapi::ErrorBody)))]
 pub async fn content(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -43,7 +46,8 @@ pub async fn content(
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
     let file = access.file(&state, parse_id(&file)?).await?;
     let name = state.storage.file_name(&access.key, &file)?;
-    let audit = Audit::case(Actor::User(user.id), "file.download", access.case.id, ip).file(file.id);
+    let audit =
+        Audit::case(Actor::User(user.id), "file.download", access.case.id, ip).file(file.id);
     serve(&state, &file, &name, &method, &headers, query.inline, audit).await
 }
 
@@ -105,7 +109,10 @@ pub async fn serve(
     };
     build(status, &etag, body, |headers| {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(range.end - range.start),
+        );
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Ok(value) = HeaderValue::try_from(disposition) {
             headers.insert(header::CONTENT_DISPOSITION, value);

@@ -17,6 +17,7 @@ use casevault_storage::{
 };
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cases::ActorView;
 use super::{double_option, parse_id, parse_optional_id};
@@ -32,7 +33,7 @@ use crate::transfer::decode_header_name;
 pub const FILE_NAME_HEADER: &str = "x-file-name";
 
 /// A file as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FileView {
     /// The file's id.
     pub id: String,
@@ -69,7 +70,7 @@ impl FileView {
 }
 
 /// A folder as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FolderView {
     /// The folder's id.
     pub id: String,
@@ -94,7 +95,7 @@ impl FolderView {
 }
 
 /// Everything in a case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Tree {
     /// Every folder, each naming its parent.
     pub folders: Vec<FolderView>,
@@ -103,6 +104,7 @@ pub struct Tree {
 }
 
 /// The folders and files of a case.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/tree", tag = "files", params(("case" = String, Path, description = "The case's id")), responses((status = 200, body = Tree), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn tree(
     State(state): State<AppState>,
     user: AuthUser,
@@ -127,8 +129,9 @@ pub async fn tree(
 }
 
 /// Where an upload goes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The folder; the case root when absent.
     pub folder: Option<String>,
@@ -137,6 +140,7 @@ pub struct UploadQuery {
 }
 
 /// Stores a streamed upload (201).
+#[utoipa::path(post, path = "/api/v1/cases/{case}/files", tag = "files", params(("case" = String, Path, description = "The case's id"), ("x-file-name" = String, Header, description = "The file name, percent-encoded UTF-8"), UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"), responses((status = 201, body = FileView), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -146,13 +150,8 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
-    let access = access::authorize(
-        &state,
-        (&user).into(),
-        Action::WriteFiles,
-        parse_id(&case)?,
-    )
-    .await?;
+    let access =
+        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let name = headers
         .get(FILE_NAME_HEADER)
         .ok_or_else(|| {
@@ -239,6 +238,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 }
 
 /// One file's details.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/files/{file}", tag = "files", params(("case" = String, Path, description = "The case's id"), ("file" = String, Path, description = "The file's id")), responses((status = 200, body = FileView), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
@@ -250,7 +250,7 @@ pub async fn get(
 }
 
 /// A rename or move; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileChange {
     /// The new name.
@@ -261,6 +261,7 @@ pub struct FileChange {
 }
 
 /// Renames and/or moves a file within its case.
+#[utoipa::path(patch, path = "/api/v1/cases/{case}/files/{file}", tag = "files", params(("case" = String, Path, description = "The case's id"), ("file" = String, Path, description = "The file's id")), request_body = FileChange, responses((status = 200, body = FileView), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -268,13 +269,8 @@ pub async fn update(
     Path((case, file)): Path<(String, String)>,
     Json(change): Json<FileChange>,
 ) -> Result<Json<FileView>, ApiError> {
-    let access = access::authorize(
-        &state,
-        (&user).into(),
-        Action::WriteFiles,
-        parse_id(&case)?,
-    )
-    .await?;
+    let access =
+        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let file = access.file(&state, parse_id(&file)?).await?;
     let name = match change.name {
         Some(name) => name,
@@ -293,19 +289,15 @@ pub async fn update(
 }
 
 /// Deletes a file and releases its quota (204).
+#[utoipa::path(delete, path = "/api/v1/cases/{case}/files/{file}", tag = "files", params(("case" = String, Path, description = "The case's id"), ("file" = String, Path, description = "The file's id")), responses((status = 204, description = "Deleted; quota released"), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path((case, file)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let access = access::authorize(
-        &state,
-        (&user).into(),
-        Action::WriteFiles,
-        parse_id(&case)?,
-    )
-    .await?;
+    let access =
+        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let file = access.file(&state, parse_id(&file)?).await?;
     state.storage.delete_file(file.id).await?;
     Audit::case(Actor::User(user.id), "file.delete", access.case.id, ip)

@@ -1,11 +1,12 @@
 //! `GET /api/v1/health`: liveness for load balancers and monitoring.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::extract::Json;
 
 /// The health response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// Always `ok` when the server answers.
     pub status: &'static str,
@@ -14,6 +15,7 @@ pub struct Health {
 }
 
 /// Answers `{"status":"ok","version":"…"}`.
+#[utoipa::path(get, path = "/api/v1/health", tag = "server", responses((status = 200, body = Health)))]
 pub async fn get() -> Json<Health> {
     Json(Health {
         status: "ok",

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use casevault_storage::{QuotaAccount, QuotaRecord};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -10,7 +11,7 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 /// One quota account's use.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct QuotaView {
     /// Bytes of stored files.
     pub used: u64,
@@ -31,7 +32,7 @@ impl From<QuotaRecord> for QuotaView {
 }
 
 /// An organisation's quota.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgQuotaView {
     /// The organisation's id.
     pub id: String,
@@ -43,7 +44,7 @@ pub struct OrgQuotaView {
 }
 
 /// The caller's quotas.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Quotas {
     /// The personal quota (personal cases and everything shared into them).
     pub user: QuotaView,
@@ -52,6 +53,7 @@ pub struct Quotas {
 }
 
 /// The caller's quotas.
+#[utoipa::path(get, path = "/api/v1/quota", tag = "account", responses((status = 200, body = Quotas), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(state): State<AppState>, user: AuthUser) -> Result<Json<Quotas>, ApiError> {
     let meta = state.storage.meta();
     let own = meta.quota(QuotaAccount::User(user.id)).await?;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use casevault_crypto::Token;
 use casevault_storage::{Actor, Outcome, StorageError, Timestamp, UserId, UserRecord};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::api::auth::SessionBody;
 use crate::auth::{self, ClientIp, session};
@@ -15,7 +16,7 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 /// The setup form.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SetupRequest {
     /// The token from the setup link.
     pub token: String,
@@ -28,6 +29,7 @@ pub struct SetupRequest {
 }
 
 /// Creates the administrator (201, session cookie); 403 when the token is wrong or used.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest, responses((status = 201, body = crate::api::auth::SessionBody), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn post(
     axum::extract::State(state): axum::extract::State<AppState>,
     ClientIp(ip): ClientIp,

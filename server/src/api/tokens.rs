@@ -7,6 +7,7 @@ use casevault_crypto::Token;
 use casevault_storage::meta::{ApiTokenId, ApiTokenRecord};
 use casevault_storage::{Actor, Outcome};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::{self, AuthRuntime, AuthUser, ClientIp};
 use crate::error::ApiError;
@@ -17,14 +18,14 @@ use crate::state::AppState;
 const MAX_NAME_CHARS: usize = 100;
 
 /// The creation form.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewToken {
     /// A label for the token, e.g. the script that uses it.
     pub name: String,
 }
 
 /// A token just created: the only time its secret is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedToken {
     /// The token's id.
     pub id: String,
@@ -35,7 +36,7 @@ pub struct CreatedToken {
 }
 
 /// A token in a list (no secret).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenView {
     /// The token's id.
     pub id: String,
@@ -59,6 +60,7 @@ impl From<ApiTokenRecord> for TokenView {
 }
 
 /// Creates a token (201).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken, responses((status = 201, body = CreatedToken), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -104,6 +106,7 @@ pub async fn create(
 }
 
 /// The caller's tokens, without secrets.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<TokenView>), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -113,6 +116,7 @@ pub async fn list(
 }
 
 /// Revokes one of the caller's tokens (204; 404 when the caller has no such token).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = String, Path, description = "The id's id")), responses((status = 204, description = "Revoked"), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

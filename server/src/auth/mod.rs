@@ -128,7 +128,10 @@ pub async fn give_default_quota(
     state
         .storage
         .meta()
-        .set_quota_limit(casevault_storage::QuotaAccount::User(user), DEFAULT_USER_QUOTA)
+        .set_quota_limit(
+            casevault_storage::QuotaAccount::User(user),
+            DEFAULT_USER_QUOTA,
+        )
         .await?;
     Ok(())
 }

@@ -140,9 +140,15 @@ mod tests {
     #[test]
     fn only_recognised_media_preview_inline() {
         assert_eq!(media_type("x.JPG", FileKind::Photo), ("image/jpeg", true));
-        assert_eq!(media_type("x.pdf", FileKind::Pdf), ("application/pdf", true));
+        assert_eq!(
+            media_type("x.pdf", FileKind::Pdf),
+            ("application/pdf", true)
+        );
         assert!(!media_type("x.pdf", FileKind::Other).1);
-        assert_eq!(media_type("x.svg", FileKind::Other), ("application/octet-stream", false));
+        assert_eq!(
+            media_type("x.svg", FileKind::Other),
+            ("application/octet-stream", false)
+        );
         assert!(!media_type("x.html", FileKind::Other).1);
         assert_eq!(media_type("x.stl", FileKind::Scan), ("model/stl", false));
     }

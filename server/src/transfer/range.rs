@@ -96,8 +96,14 @@ mod tests {
 
     #[test]
     fn an_empty_resource_satisfies_no_range() {
-        assert_eq!(parse_range(Some("bytes=0-"), 0), RangeRequest::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=-1"), 0), RangeRequest::Unsatisfiable);
+        assert_eq!(
+            parse_range(Some("bytes=0-"), 0),
+            RangeRequest::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-1"), 0),
+            RangeRequest::Unsatisfiable
+        );
         assert_eq!(parse_range(None, 0), RangeRequest::Full);
     }
 }

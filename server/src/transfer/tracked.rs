@@ -76,7 +76,10 @@ mod tests {
 
     use super::*;
 
-    fn recorder() -> (Arc<Mutex<Vec<Ending>>>, impl FnOnce(Ending) + Send + 'static) {
+    fn recorder() -> (
+        Arc<Mutex<Vec<Ending>>>,
+        impl FnOnce(Ending) + Send + 'static,
+    ) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         (seen, move |ending| sink.lock().expect("lock").push(ending))

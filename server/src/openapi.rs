@@ -1,0 +1,68 @@
+//! The OpenAPI 3 description of the API, generated from the handlers' `#[utoipa::path]`
+//! attributes and the request and response types, served at `GET /api/v1/openapi.json`.
+
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::api;
+
+/// The error body every failure answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code for programs, e.g. `not_found`, `quota_exceeded`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "casevault",
+        description = "Encrypted case folders for medical and dental practices. Sign in with \
+            `POST /api/v1/auth/login` (a session cookie, and `X-CSRF-Token` on changes) or send \
+            a personal API token as `Authorization: Bearer …`."
+    ),
+    paths(
+        api::health::get,
+        api::setup::post,
+        api::auth::login,
+        api::auth::logout,
+        api::auth::logout_all,
+        api::auth::me,
+        api::auth::change_password,
+        api::tokens::create,
+        api::tokens::list,
+        api::tokens::delete,
+        api::quota::get,
+        api::cases::list,
+        api::cases::create,
+        api::cases::get,
+        api::cases::update,
+        api::cases::delete,
+        api::cases::history,
+        api::files::tree,
+        api::files::upload,
+        api::files::get,
+        api::files::update,
+        api::files::delete,
+        api::download::content,
+        api::folders::create,
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> Response {
+    axum::Json(ApiDoc::openapi()).into_response()
+}
