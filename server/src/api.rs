@@ -9,6 +9,7 @@ pub mod health;
 pub mod quota;
 pub mod setup;
 pub mod tokens;
+pub mod uploads;
 
 use std::str::FromStr;
 

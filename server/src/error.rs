@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state; the message says how.
     #[error("{0}")]
     Conflict(String),
+    /// 412: a required precondition header is missing or wrong; the message says which.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 413: the request body is larger than allowed.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -90,6 +93,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge | Self::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -110,6 +114,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
             Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed(_) => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::QuotaExceeded => "quota_exceeded",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -167,6 +172,10 @@ impl IntoResponse for ApiError {
             }
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::PreconditionFailed(_) => {
+                // tus clients learn the supported versions from this header.
+                headers.insert("tus-version", HeaderValue::from_static("1.0.0"));
             }
             Self::Internal(cause) => {
                 let cause = InternalErrorCause(error_chain(cause.as_ref()));

@@ -36,6 +36,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod transfer;
+pub mod tus;
 
 pub use config::Settings;
 pub use error::ApiError;

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 
 use crate::api;
 use crate::error::ApiError;
@@ -26,7 +26,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Cases, their folders and files.
 fn case_routes() -> Router<AppState> {
-    use api::{cases, download, files, folders};
+    use api::{cases, download, files, folders, uploads};
     Router::new()
         .route("/api/v1/cases", get(cases::list).post(cases::create))
         .route(
@@ -44,6 +44,16 @@ fn case_routes() -> Router<AppState> {
         .route(
             "/api/v1/cases/{case}/files/{file}/content",
             get(download::content),
+        )
+        .route(
+            "/api/v1/uploads",
+            post(uploads::create).options(uploads::options),
+        )
+        .route(
+            "/api/v1/uploads/{id}",
+            head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::delete),
         )
 }
 

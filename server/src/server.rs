@@ -116,7 +116,10 @@ impl Server {
         let shutdown = CancellationToken::new();
         crate::backend::spawn_sweeper(storage.clone(), shutdown.clone());
         let settings = Arc::new(settings);
+        let uploads = Arc::new(crate::tus::TusUploads::default());
+        uploads.spawn_sweeper(shutdown.clone());
         let state = AppState::new(App {
+            uploads,
             storage,
             passwords: casevault_crypto::PasswordHasher::new(
                 casevault_crypto::Argon2Params::default(),

@@ -34,6 +34,8 @@ pub struct App {
     pub passwords: casevault_crypto::PasswordHasher,
     /// Session timeouts, the login throttle and the session clock.
     pub auth: crate::auth::runtime::AuthSlot,
+    /// Resumable (tus) uploads in progress.
+    pub uploads: Arc<crate::tus::TusUploads>,
     /// The validated settings the server was started with.
     pub settings: Arc<Settings>,
     /// The public base URL (e.g. `https://files.example-clinic.org`, no trailing slash), for

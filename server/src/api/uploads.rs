@@ -1,0 +1,401 @@
+//! Resumable uploads with the tus 1.0 protocol (core, creation, termination, expiration):
+//! `OPTIONS/POST /api/v1/uploads`, `HEAD/PATCH/DELETE /api/v1/uploads/{id}`.
+//!
+//! `POST` announces the length in `Upload-Length` and the destination in `Upload-Metadata`:
+//! `filename` (or `name`), `case`, and optionally `folder` and `on_conflict` (`replace`),
+//! each base64-encoded as tus specifies. `PATCH` requests then send the bytes from the
+//! current `Upload-Offset` on; the one that completes the upload answers with the stored
+//! file's id in `X-File-Id`. Each request re-checks the caller's access to the case.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use casevault_storage::{Actor, CaseId, FolderId, NewFile, OnConflict, Outcome, Timestamp};
+use futures::StreamExt;
+
+use super::{parse_id, parse_optional_id};
+use crate::access::{self, Action};
+use crate::audit::Audit;
+use crate::auth::{AuthUser, ClientIp};
+use crate::error::ApiError;
+use crate::extract::{Path, from_body_error};
+use crate::state::AppState;
+use crate::tus::{Progress, RegisterError, TusId, TusUpload, UPLOAD_LIFETIME};
+
+/// The protocol version spoken.
+const TUS_VERSION: &str = "1.0.0";
+/// The extensions supported.
+const TUS_EXTENSIONS: &str = "creation,termination,expiration";
+/// The content type of a PATCH body.
+const OFFSET_STREAM: &str = "application/offset+octet-stream";
+
+/// `OPTIONS /api/v1/uploads`: what the server supports.
+pub async fn options() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    headers.insert("tus-extension", HeaderValue::from_static(TUS_EXTENSIONS));
+    response
+}
+
+/// `POST /api/v1/uploads`: creates an upload (201 with its `Location`).
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    if headers.contains_key("upload-defer-length") {
+        return Err(ApiError::BadRequest(
+            "Upload-Defer-Length is not supported: send Upload-Length.".into(),
+        ));
+    }
+    let length = number_header(&headers, "upload-length")?;
+    let metadata = Metadata::parse(&headers)?;
+    let case: CaseId = parse_id(&metadata.case)?;
+    let access = access::authorize(&state, (&user).into(), Action::WriteFiles, case).await?;
+    let folder: Option<FolderId> = parse_optional_id("folder", metadata.folder.as_deref())?;
+    let session = state
+        .storage
+        .begin_upload(NewFile {
+            case: access.case.id,
+            folder,
+            name: metadata.name,
+            uploaded_by: Actor::User(user.id),
+            expected_size: Some(length),
+            on_conflict: metadata.on_conflict,
+            owner_only: false,
+        })
+        .await?;
+    let expires_at = Timestamp(Timestamp::now().0.saturating_add(lifetime_ms()));
+    let upload = TusUpload {
+        owner: user.id,
+        case: access.case.id,
+        length,
+        expires_at,
+        progress: Progress::Open(session),
+    };
+    let id = match state.uploads.register(upload) {
+        Ok(id) => id,
+        Err(RegisterError::TooManyForUser) => {
+            return Err(ApiError::Conflict(
+                "Too many uploads in progress: finish or cancel some first.".into(),
+            ));
+        }
+        Err(RegisterError::TooMany) => {
+            return Err(ApiError::RateLimited {
+                retry_after: std::time::Duration::from_secs(60),
+            });
+        }
+    };
+    if length == 0 {
+        let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+        let mut upload = handle.lock().await;
+        complete(&state, &user, None, &mut upload).await?;
+    }
+    let mut response = StatusCode::CREATED.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    let location = format!("{}/api/v1/uploads/{id}", state.public_url);
+    headers.insert(header::LOCATION, header_value(&location)?);
+    headers.insert("upload-expires", header_value(&http_date(expires_at))?);
+    Ok(response)
+}
+
+/// `HEAD /api/v1/uploads/{id}`: the current offset.
+pub async fn head(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let handle = state
+        .uploads
+        .get(parse_tus_id(&id)?, user.id)
+        .ok_or(ApiError::NotFound)?;
+    let upload = handle.lock().await;
+    if matches!(upload.progress, Progress::Closed) {
+        return Err(ApiError::NotFound);
+    }
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert("upload-offset", HeaderValue::from(upload.offset()));
+    headers.insert("upload-length", HeaderValue::from(upload.length));
+    headers.insert("upload-expires", header_value(&http_date(upload.expires_at))?);
+    Ok(response)
+}
+
+/// `PATCH /api/v1/uploads/{id}`: appends the body at `Upload-Offset` (204 with the new
+/// offset; 409 when the offset is not the current one).
+pub async fn patch(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    if content_type != Some(OFFSET_STREAM.as_bytes()) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "A PATCH body must have the content type {OFFSET_STREAM}."
+        )));
+    }
+    let offset = number_header(&headers, "upload-offset")?;
+    let id = parse_tus_id(&id)?;
+    let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+    let Ok(mut upload) = handle.try_lock() else {
+        return Err(ApiError::Conflict(
+            "Another request is writing to this upload; retry after it ends.".into(),
+        ));
+    };
+    if upload.expires_at.0 <= Timestamp::now().0 {
+        upload.close().await;
+        state.uploads.remove(id);
+        return Err(ApiError::NotFound);
+    }
+    if offset != upload.offset() {
+        return Err(ApiError::Conflict(format!(
+            "Upload-Offset {offset} is not the upload's offset {}.",
+            upload.offset()
+        )));
+    }
+    access::authorize(&state, (&user).into(), Action::WriteFiles, upload.case).await?;
+    let fed = match &mut upload.progress {
+        Progress::Open(session) => feed(session, body).await,
+        Progress::Done(_) | Progress::Closed => Fed::All,
+    };
+    let file = match fed {
+        Fed::All if matches!(upload.progress, Progress::Open(_)) && upload.offset() == upload.length => {
+            Some(complete(&state, &user, ip, &mut upload).await?)
+        }
+        Fed::All => None,
+        // What arrived is kept; the client asks HEAD for the offset and goes on.
+        Fed::BrokeOff(err) => return Err(err),
+        Fed::Refused(err) => {
+            upload.close().await;
+            state.uploads.remove(id);
+            return Err(err.into());
+        }
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert("upload-offset", HeaderValue::from(upload.offset()));
+    headers.insert("upload-expires", header_value(&http_date(upload.expires_at))?);
+    if let Some(file) = file {
+        headers.insert("x-file-id", header_value(&file.to_string())?);
+    }
+    Ok(response)
+}
+
+/// `DELETE /api/v1/uploads/{id}`: cancels an upload (204); nothing of it is kept.
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let id = parse_tus_id(&id)?;
+    let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+    state.uploads.remove(id);
+    handle.lock().await.close().await;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    tus_headers(response.headers_mut());
+    Ok(response)
+}
+
+/// How feeding a request body to an upload ended.
+enum Fed {
+    /// The whole body was written.
+    All,
+    /// The body broke off; what arrived before is kept.
+    BrokeOff(ApiError),
+    /// Storage refused the bytes (quota, length): the upload cannot go on.
+    Refused(casevault_storage::StorageError),
+}
+
+async fn feed(session: &mut casevault_storage::UploadSession, body: Body) -> Fed {
+    let mut body = body.into_data_stream();
+    while let Some(piece) = body.next().await {
+        match piece {
+            Ok(bytes) => {
+                if let Err(err) = session.write(&bytes).await {
+                    return Fed::Refused(err);
+                }
+            }
+            Err(err) => {
+                return Fed::BrokeOff(from_body_error(&err).unwrap_or_else(|| {
+                    ApiError::BadRequest("The request body broke off.".into())
+                }));
+            }
+        }
+    }
+    Fed::All
+}
+
+/// Commits a fully received upload and records it.
+async fn complete(
+    state: &AppState,
+    user: &AuthUser,
+    ip: Option<std::net::IpAddr>,
+    upload: &mut TusUpload,
+) -> Result<casevault_storage::FileId, ApiError> {
+    let Progress::Open(session) = std::mem::replace(&mut upload.progress, Progress::Closed) else {
+        return Err(ApiError::Conflict("The upload is already complete.".into()));
+    };
+    let audit = Audit::case(Actor::User(user.id), "file.upload", upload.case, ip);
+    match session.finish().await {
+        Ok(file) => {
+            upload.progress = Progress::Done(file.id);
+            audit.file(file.id).record(state).await?;
+            Ok(file.id)
+        }
+        Err(err) => {
+            audit.outcome(Outcome::Failed).record(state).await?;
+            Err(err.into())
+        }
+    }
+}
+
+/// The destination of an upload, from `Upload-Metadata`.
+struct Metadata {
+    name: String,
+    case: String,
+    folder: Option<String>,
+    on_conflict: OnConflict,
+}
+
+impl Metadata {
+    fn parse(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let bad = |what: &str| ApiError::BadRequest(format!("Upload-Metadata: {what}."));
+        let text = headers
+            .get("upload-metadata")
+            .ok_or_else(|| bad("missing (it must name the file and the case)"))?
+            .to_str()
+            .map_err(|_| bad("not ASCII"))?;
+        let (mut name, mut case, mut folder, mut on_conflict) = (None, None, None, None);
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|_| bad("a value is not base64"))?;
+            let value = String::from_utf8(value).map_err(|_| bad("a value is not UTF-8"))?;
+            match key {
+                "filename" | "name" => name = Some(value),
+                "case" => case = Some(value),
+                "folder" => folder = Some(value),
+                "on_conflict" => on_conflict = Some(value),
+                _ => {}
+            }
+        }
+        let on_conflict = match on_conflict.as_deref() {
+            None | Some("fail") => OnConflict::Fail,
+            Some("replace") => OnConflict::Replace,
+            Some(_) => return Err(bad("on_conflict must be fail or replace")),
+        };
+        Ok(Self {
+            name: name.ok_or_else(|| bad("filename is missing"))?,
+            case: case.ok_or_else(|| bad("case is missing"))?,
+            folder,
+            on_conflict,
+        })
+    }
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get("tus-resumable") {
+        Some(value) if value.as_bytes() == TUS_VERSION.as_bytes() => Ok(()),
+        _ => Err(ApiError::PreconditionFailed(format!(
+            "This server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}."
+        ))),
+    }
+}
+
+fn tus_headers(headers: &mut HeaderMap) {
+    headers.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+}
+
+fn number_header(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a non-negative integer.")))
+}
+
+fn parse_tus_id(text: &str) -> Result<TusId, ApiError> {
+    text.parse().map_err(|()| ApiError::NotFound)
+}
+
+fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::try_from(text).map_err(ApiError::internal)
+}
+
+fn lifetime_ms() -> i64 {
+    i64::try_from(UPLOAD_LIFETIME.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An HTTP date (IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(at: Timestamp) -> String {
+    let time = time::OffsetDateTime::from_unix_timestamp(at.0.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let weekday = match time.weekday() {
+        time::Weekday::Monday => "Mon",
+        time::Weekday::Tuesday => "Tue",
+        time::Weekday::Wednesday => "Wed",
+        time::Weekday::Thursday => "Thu",
+        time::Weekday::Friday => "Fri",
+        time::Weekday::Saturday => "Sat",
+        time::Weekday::Sunday => "Sun",
+    };
+    let month = &format!("{:?}", time.month())[..3];
+    format!(
+        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
+        time.day(),
+        time.year(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_follow_imf_fixdate() {
+        assert_eq!(http_date(Timestamp(784_111_777_000)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(Timestamp(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn metadata_names_the_file_and_case() {
+        let mut headers = HeaderMap::new();
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let value = format!(
+            "filename {},case {},is_confidential,on_conflict {}",
+            b64("scan é.stl"),
+            b64("0123456789abcdef0123456789abcdef"),
+            b64("replace")
+        );
+        headers.insert("upload-metadata", HeaderValue::try_from(value).expect("ASCII"));
+        let metadata = Metadata::parse(&headers).expect("valid metadata");
+        assert_eq!(metadata.name, "scan é.stl");
+        assert_eq!(metadata.case, "0123456789abcdef0123456789abcdef");
+        assert_eq!(metadata.on_conflict, OnConflict::Replace);
+        assert!(metadata.folder.is_none());
+
+        headers.insert("upload-metadata", HeaderValue::from_static("filename !!!"));
+        assert!(Metadata::parse(&headers).is_err());
+        headers.insert("upload-metadata", HeaderValue::from_static("case YWJj"));
+        assert!(Metadata::parse(&headers).is_err(), "the file name is required");
+    }
+}
