@@ -1,13 +1,12 @@
-//! Creating, reading and deleting cases and folders: the parts that need the case key.
+//! Creating, reading and deleting cases: the parts that need the case key.
 
 use casevault_crypto::{CaseKey, Sealed};
 
 use crate::Storage;
 use crate::error::Result;
-use crate::ids::{CaseId, FolderId, UserId};
-use crate::names::{folder_name_context, name_tag, validate_name};
+use crate::ids::{CaseId, UserId};
 use crate::quota::QuotaAccount;
-use crate::records::{CaseRecord, CaseStatus, FolderRecord};
+use crate::records::{CaseRecord, CaseStatus};
 use crate::time::Timestamp;
 
 /// What the caller provides to open a new case.
@@ -125,32 +124,5 @@ impl Storage {
             self.collect_garbage_blob(blob).await;
         }
         Ok(())
-    }
-
-    /// Creates a folder in a case.
-    pub async fn create_folder(
-        &self,
-        case: CaseId,
-        parent: Option<FolderId>,
-        name: &str,
-    ) -> Result<FolderRecord> {
-        validate_name(name)?;
-        let (_, key) = self.case_with_key(case).await?;
-        let id = FolderId::random();
-        let record = FolderRecord {
-            id,
-            case,
-            parent,
-            name: key.seal_str(&folder_name_context(id), name),
-            created_at: Timestamp::now(),
-        };
-        self.meta.create_folder(record, name_tag(&key, name)).await
-    }
-
-    /// Opens a folder's name.
-    pub fn folder_name(&self, key: &CaseKey, folder: &FolderRecord) -> Result<String> {
-        Ok(key
-            .open_string(&folder_name_context(folder.id), &folder.name)?
-            .to_string())
     }
 }

@@ -24,6 +24,7 @@ pub mod time;
 
 mod cases;
 mod download;
+mod folders;
 mod fsck;
 mod recovery;
 mod upload;
@@ -41,7 +42,7 @@ pub use error::{Result, StorageError};
 pub use fsck::FsckReport;
 pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, OrgId, UploadId, UserId};
 pub use kind::FileKind;
-pub use meta::{Meta, OnConflict};
+pub use meta::{FolderDeletion, Meta, OnConflict};
 pub use quota::{QuotaAccount, QuotaRecord};
 pub use records::*;
 pub use recovery::RecoveryReport;

@@ -1,4 +1,5 @@
-//! Cases and their folders.
+//! Cases, deleted with everything in them, and the name index their files and folders
+//! share.
 
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
@@ -156,49 +157,6 @@ impl Meta {
             Ok(blobs)
         })
         .await
-    }
-
-    /// Creates a folder; its name must be unused in the parent.
-    pub async fn create_folder(
-        &self,
-        folder: FolderRecord,
-        name_tag: [u8; 32],
-    ) -> Result<FolderRecord> {
-        self.run_durable(move |m| {
-            let t = &m.trees;
-            (&t.cases, &t.folders, &t.folders_by_case, &t.names).transaction(
-                |(cases, folders, by_case, names)| {
-                    if cases.get(folder.case.as_bytes())?.is_none() {
-                        return abort(StorageError::NotFound("case"));
-                    }
-                    if let Some(parent) = folder.parent {
-                        check_folder_in_case(folders, parent, folder.case)?;
-                    }
-                    let name = name_key(folder.case, folder.parent, &name_tag);
-                    if names.get(&name)?.is_some() {
-                        return abort(StorageError::NameConflict);
-                    }
-                    names.insert(name, name_value(NAME_FOLDER, folder.id.as_bytes()))?;
-                    tx_put(folders, folder.id.as_bytes(), &folder)?;
-                    by_case.insert(key(&[folder.case.as_bytes(), folder.id.as_bytes()]), &[])?;
-                    Ok(())
-                },
-            )?;
-            Ok(folder)
-        })
-        .await
-    }
-
-    /// A folder by id.
-    pub async fn folder(&self, id: FolderId) -> Result<Option<FolderRecord>> {
-        self.run(move |m| get(&m.trees.folders, id.as_bytes()))
-            .await
-    }
-
-    /// Every folder of a case.
-    pub async fn folders_of(&self, case: CaseId) -> Result<Vec<FolderRecord>> {
-        self.run(move |m| join_index(&m.trees.folders_by_case, case.as_bytes(), &m.trees.folders))
-            .await
     }
 
     /// What the name index holds for a name in a folder: a file or a folder id.

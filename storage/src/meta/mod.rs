@@ -8,6 +8,7 @@ mod accounts;
 pub mod backup;
 mod cases;
 mod files;
+mod folders;
 mod grants;
 mod sessions;
 mod uploads;
@@ -23,6 +24,7 @@ use crate::error::{Result, StorageError};
 use crate::quota::{QuotaAccount, QuotaRecord};
 
 pub use files::{CommitFile, OnConflict};
+pub use folders::FolderDeletion;
 pub use sessions::{ApiTokenId, ApiTokenRecord, SessionRecord};
 
 /// How long [`Meta::open`] waits for another handle to release the database.
@@ -306,8 +308,16 @@ pub fn name_key(
     parent: Option<crate::ids::FolderId>,
     tag: &[u8; 32],
 ) -> Vec<u8> {
+    key(&[&name_prefix(case, parent), tag])
+}
+
+/// The start of every uniqueness key inside a folder: case ‖ parent (zeros at the root).
+pub(crate) fn name_prefix(
+    case: crate::ids::CaseId,
+    parent: Option<crate::ids::FolderId>,
+) -> Vec<u8> {
     let parent = parent.map(|p| p.0).unwrap_or([0u8; 16]);
-    key(&[case.as_bytes(), &parent, tag])
+    key(&[case.as_bytes(), &parent])
 }
 
 /// A metadata database in a fresh temporary folder, for unit tests.

@@ -4,6 +4,7 @@
 mod audit;
 mod crash;
 mod failures;
+mod folders;
 mod keys;
 mod quota;
 mod roundtrip;
