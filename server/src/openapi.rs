@@ -57,6 +57,8 @@ pub struct ErrorDetail {
         api::files::delete,
         api::download::content,
         api::folders::create,
+        api::folders::update,
+        api::folders::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, head, post};
+use axum::routing::{get, head, patch, post};
 
 use crate::api;
 use crate::error::ApiError;
@@ -36,6 +36,10 @@ fn case_routes() -> Router<AppState> {
         .route("/api/v1/cases/{case}/history", get(cases::history))
         .route("/api/v1/cases/{case}/tree", get(files::tree))
         .route("/api/v1/cases/{case}/folders", post(folders::create))
+        .route(
+            "/api/v1/cases/{case}/folders/{folder}",
+            patch(folders::update).delete(folders::delete),
+        )
         .route("/api/v1/cases/{case}/files", post(files::upload))
         .route(
             "/api/v1/cases/{case}/files/{file}",

@@ -1,5 +1,5 @@
 //! Folders of a case: `POST /api/v1/cases/{case}/folders`,
-//! `PATCH/DELETE /api/v1/cases/{case}/folders/{folder}`.
+//! `PATCH/DELETE /api/v1/cases/{case}/folders/{folder}` (a delete takes everything inside).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::files::FolderView;
-use super::{parse_id, parse_optional_id};
+use super::{double_option, parse_id, parse_optional_id};
 use crate::access::{self, Action};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
@@ -49,4 +49,70 @@ pub async fn create(
         StatusCode::CREATED,
         Json(FolderView::of(&state, &access.key, &folder)?),
     ))
+}
+
+/// A rename or move; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FolderChange {
+    /// The new name.
+    pub name: Option<String>,
+    /// The new parent; `null` for the case root.
+    #[serde(default, deserialize_with = "double_option")]
+    pub parent: Option<Option<String>>,
+}
+
+/// Renames and/or moves a folder within its case (not into itself or a folder inside it).
+#[utoipa::path(patch, path = "/api/v1/cases/{case}/folders/{folder}", tag = "files", params(("case" = String, Path, description = "The case's id"), ("folder" = String, Path, description = "The folder's id")), request_body = FolderChange, responses((status = 200, body = FolderView), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path((case, folder)): Path<(String, String)>,
+    Json(change): Json<FolderChange>,
+) -> Result<Json<FolderView>, ApiError> {
+    let access = access::authorize(
+        &state,
+        (&user).into(),
+        Action::WriteFiles,
+        parse_id(&case)?,
+    )
+    .await?;
+    let folder = access.folder(&state, parse_id(&folder)?).await?;
+    let name = match change.name {
+        Some(name) => name,
+        None => state.storage.folder_name(&access.key, &folder)?,
+    };
+    let parent = match change.parent {
+        None => folder.parent,
+        Some(parent) => parse_optional_id("parent", parent.as_deref())?,
+    };
+    let moved = state.storage.move_folder(folder.id, parent, &name).await?;
+    Audit::case(Actor::User(user.id), "folder.rename", access.case.id, ip)
+        .record(&state)
+        .await?;
+    Ok(Json(FolderView::of(&state, &access.key, &moved)?))
+}
+
+/// Deletes a folder with everything inside it and releases their quota (204).
+#[utoipa::path(delete, path = "/api/v1/cases/{case}/folders/{folder}", tag = "files", params(("case" = String, Path, description = "The case's id"), ("folder" = String, Path, description = "The folder's id")), responses((status = 204, description = "Deleted with its contents"), (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path((case, folder)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let access = access::authorize(
+        &state,
+        (&user).into(),
+        Action::WriteFiles,
+        parse_id(&case)?,
+    )
+    .await?;
+    let folder = access.folder(&state, parse_id(&folder)?).await?;
+    state.storage.delete_folder(folder.id).await?;
+    Audit::case(Actor::User(user.id), "folder.delete", access.case.id, ip)
+        .record(&state)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
