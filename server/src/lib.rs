@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod backend;
 pub mod cli;
