@@ -20,6 +20,7 @@
 pub mod access;
 pub mod admin;
 pub mod api;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod backend;
