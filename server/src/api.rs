@@ -10,6 +10,7 @@ pub mod quota;
 pub mod setup;
 pub mod tokens;
 pub mod uploads;
+pub mod zip;
 
 use std::str::FromStr;
 

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use casevault_storage::{Actor, AuditEvent, CaseId, FileId, GrantId, Outcome};
 
 use crate::error::ApiError;
+use crate::transfer::tracked::Ending;
 use crate::state::AppState;
 
 /// An audit event being described; [`Audit::record`] appends it to the log.
@@ -52,6 +53,21 @@ impl Audit {
     pub async fn record(self, state: &AppState) -> Result<(), ApiError> {
         state.storage.meta().audit(self.0).await?;
         Ok(())
+    }
+
+    /// The end callback of a [`Tracked`](crate::transfer::Tracked) response body: records the
+    /// event as a success when the body was sent to its end, as failed when it broke off.
+    pub fn when_sent(self, state: &AppState) -> impl FnOnce(Ending) + Send + 'static {
+        let state = state.clone();
+        move |ending| {
+            let outcome = match ending {
+                Ending::Completed => Outcome::Success,
+                Ending::Aborted => Outcome::Failed,
+            };
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { self.outcome(outcome).record_or_log(&state).await });
+            }
+        }
     }
 
     /// Appends the event, logging (without failing) when the log cannot be written: for

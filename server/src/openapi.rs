@@ -59,6 +59,8 @@ pub struct ErrorDetail {
         api::folders::create,
         api::folders::update,
         api::folders::delete,
+        api::zip::case,
+        api::zip::folder,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]

@@ -26,7 +26,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Cases, their folders and files.
 fn case_routes() -> Router<AppState> {
-    use api::{cases, download, files, folders, uploads};
+    use api::{cases, download, files, folders, uploads, zip};
     Router::new()
         .route("/api/v1/cases", get(cases::list).post(cases::create))
         .route(
@@ -35,6 +35,8 @@ fn case_routes() -> Router<AppState> {
         )
         .route("/api/v1/cases/{case}/history", get(cases::history))
         .route("/api/v1/cases/{case}/tree", get(files::tree))
+        .route("/api/v1/cases/{case}/zip", get(zip::case))
+        .route("/api/v1/cases/{case}/folders/{folder}/zip", get(zip::folder))
         .route("/api/v1/cases/{case}/folders", post(folders::create))
         .route(
             "/api/v1/cases/{case}/folders/{folder}",

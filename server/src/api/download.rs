@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use casevault_storage::{Actor, FileRecord, Outcome};
+use casevault_storage::{Actor, FileRecord};
 use futures::TryStreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -19,7 +19,6 @@ use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::state::AppState;
-use crate::transfer::tracked::Ending;
 use crate::transfer::{RangeRequest, Tracked, content_disposition, media_type, parse_range};
 
 /// Download options.
@@ -96,16 +95,7 @@ pub async fn serve(
                 tracing::error!(error = %err, "a download stopped");
                 std::io::Error::other("download stopped")
             });
-        let state = state.clone();
-        Body::from_stream(Tracked::new(stream, move |ending| {
-            let outcome = match ending {
-                Ending::Completed => Outcome::Success,
-                Ending::Aborted => Outcome::Failed,
-            };
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { audit.outcome(outcome).record_or_log(&state).await });
-            }
-        }))
+        Body::from_stream(Tracked::new(stream, audit.when_sent(state)))
     };
     build(status, &etag, body, |headers| {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
