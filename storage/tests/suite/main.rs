@@ -7,4 +7,5 @@ mod failures;
 mod keys;
 mod quota;
 mod roundtrip;
+mod sessions;
 mod support;
