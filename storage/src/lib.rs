@@ -47,7 +47,7 @@ pub use quota::{QuotaAccount, QuotaRecord};
 pub use records::*;
 pub use recovery::RecoveryReport;
 pub use time::Timestamp;
-pub use upload::NewFile;
+pub use upload::{NewFile, UploadSession};
 
 /// The storage layer: keys, objects and metadata. Cheap to clone.
 #[derive(Clone)]

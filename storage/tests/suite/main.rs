@@ -8,4 +8,5 @@ mod folders;
 mod keys;
 mod quota;
 mod roundtrip;
+mod sessions;
 mod support;
