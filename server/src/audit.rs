@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use casevault_storage::{Actor, AuditEvent, CaseId, FileId, GrantId, Outcome};
 
 use crate::error::ApiError;
-use crate::transfer::tracked::Ending;
 use crate::state::AppState;
+use crate::transfer::tracked::Ending;
 
 /// An audit event being described; [`Audit::record`] appends it to the log.
 #[derive(Debug, Clone)]

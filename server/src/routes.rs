@@ -36,7 +36,10 @@ fn case_routes() -> Router<AppState> {
         .route("/api/v1/cases/{case}/history", get(cases::history))
         .route("/api/v1/cases/{case}/tree", get(files::tree))
         .route("/api/v1/cases/{case}/zip", get(zip::case))
-        .route("/api/v1/cases/{case}/folders/{folder}/zip", get(zip::folder))
+        .route(
+            "/api/v1/cases/{case}/folders/{folder}/zip",
+            get(zip::folder),
+        )
         .route("/api/v1/cases/{case}/folders", post(folders::create))
         .route(
             "/api/v1/cases/{case}/folders/{folder}",

@@ -54,7 +54,7 @@ impl std::str::FromStr for TusId {
 /// Where an upload stands.
 pub enum Progress {
     /// Receiving bytes.
-    Open(UploadSession),
+    Open(Box<UploadSession>),
     /// Complete: the stored file.
     Done(FileId),
     /// Terminated, expired or failed: nothing more is accepted.
@@ -97,6 +97,9 @@ impl TusUpload {
 
 /// A shared handle on one upload; a request holds its lock while it writes.
 pub type Handle = Arc<tokio::sync::Mutex<TusUpload>>;
+
+/// The lock on one upload, held by the task writing to it.
+pub type Guard = tokio::sync::OwnedMutexGuard<TusUpload>;
 
 /// Why an upload could not be registered.
 #[derive(Debug, PartialEq, Eq)]

@@ -71,13 +71,8 @@ pub async fn update(
     Path((case, folder)): Path<(String, String)>,
     Json(change): Json<FolderChange>,
 ) -> Result<Json<FolderView>, ApiError> {
-    let access = access::authorize(
-        &state,
-        (&user).into(),
-        Action::WriteFiles,
-        parse_id(&case)?,
-    )
-    .await?;
+    let access =
+        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let folder = access.folder(&state, parse_id(&folder)?).await?;
     let name = match change.name {
         Some(name) => name,
@@ -102,13 +97,8 @@ pub async fn delete(
     user: AuthUser,
     Path((case, folder)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let access = access::authorize(
-        &state,
-        (&user).into(),
-        Action::WriteFiles,
-        parse_id(&case)?,
-    )
-    .await?;
+    let access =
+        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let folder = access.folder(&state, parse_id(&folder)?).await?;
     state.storage.delete_folder(folder.id).await?;
     Audit::case(Actor::User(user.id), "folder.delete", access.case.id, ip)

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use casevault_storage::{Actor, CaseId, FolderId, NewFile, OnConflict, Outcome, Timestamp};
+use casevault_storage::{Actor, CaseId, FileId, FolderId, NewFile, OnConflict, Outcome, Timestamp};
 use futures::StreamExt;
 
 use super::{parse_id, parse_optional_id};
@@ -22,7 +22,7 @@ use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Path, from_body_error};
 use crate::state::AppState;
-use crate::tus::{Progress, RegisterError, TusId, TusUpload, UPLOAD_LIFETIME};
+use crate::tus::{Guard, Progress, RegisterError, TusId, TusUpload, UPLOAD_LIFETIME};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -76,7 +76,7 @@ pub async fn create(
         case: access.case.id,
         length,
         expires_at,
-        progress: Progress::Open(session),
+        progress: Progress::Open(Box::new(session)),
     };
     let id = match state.uploads.register(upload) {
         Ok(id) => id,
@@ -124,7 +124,10 @@ pub async fn head(
     tus_headers(headers);
     headers.insert("upload-offset", HeaderValue::from(upload.offset()));
     headers.insert("upload-length", HeaderValue::from(upload.length));
-    headers.insert("upload-expires", header_value(&http_date(upload.expires_at))?);
+    headers.insert(
+        "upload-expires",
+        header_value(&http_date(upload.expires_at))?,
+    );
     Ok(response)
 }
 
@@ -148,7 +151,7 @@ pub async fn patch(
     let offset = number_header(&headers, "upload-offset")?;
     let id = parse_tus_id(&id)?;
     let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
-    let Ok(mut upload) = handle.try_lock() else {
+    let Ok(mut upload) = handle.try_lock_owned() else {
         return Err(ApiError::Conflict(
             "Another request is writing to this upload; retry after it ends.".into(),
         ));
@@ -165,32 +168,57 @@ pub async fn patch(
         )));
     }
     access::authorize(&state, (&user).into(), Action::WriteFiles, upload.case).await?;
-    let fed = match &mut upload.progress {
-        Progress::Open(session) => feed(session, body).await,
-        Progress::Done(_) | Progress::Closed => Fed::All,
-    };
-    let file = match fed {
-        Fed::All if matches!(upload.progress, Progress::Open(_)) && upload.offset() == upload.length => {
-            Some(complete(&state, &user, ip, &mut upload).await?)
-        }
-        Fed::All => None,
-        // What arrived is kept; the client asks HEAD for the offset and goes on.
-        Fed::BrokeOff(err) => return Err(err),
-        Fed::Refused(err) => {
-            upload.close().await;
-            state.uploads.remove(id);
-            return Err(err.into());
-        }
-    };
+    // The writing runs in its own task: a client that goes away mid-request cancels this
+    // handler, and a write cancelled halfway would end the upload instead of leaving it
+    // ready to resume.
+    let task_state = state.clone();
+    let written = tokio::spawn(async move {
+        let file = append(&task_state, &user, ip, id, &mut upload, body).await?;
+        Ok::<_, ApiError>((upload.offset(), upload.expires_at, file))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (offset, expires_at, file) = written?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     tus_headers(headers);
-    headers.insert("upload-offset", HeaderValue::from(upload.offset()));
-    headers.insert("upload-expires", header_value(&http_date(upload.expires_at))?);
+    headers.insert("upload-offset", HeaderValue::from(offset));
+    headers.insert("upload-expires", header_value(&http_date(expires_at))?);
     if let Some(file) = file {
         headers.insert("x-file-id", header_value(&file.to_string())?);
     }
     Ok(response)
+}
+
+/// Feeds a PATCH body to an upload and commits it once complete; the stored file's id when
+/// this request completed it.
+async fn append(
+    state: &AppState,
+    user: &AuthUser,
+    ip: Option<std::net::IpAddr>,
+    id: TusId,
+    upload: &mut Guard,
+    body: Body,
+) -> Result<Option<FileId>, ApiError> {
+    let fed = match &mut upload.progress {
+        Progress::Open(session) => feed(session, body).await,
+        Progress::Done(_) | Progress::Closed => Fed::All,
+    };
+    match fed {
+        Fed::All
+            if matches!(upload.progress, Progress::Open(_)) && upload.offset() == upload.length =>
+        {
+            Ok(Some(complete(state, user, ip, upload).await?))
+        }
+        Fed::All => Ok(None),
+        // What arrived is kept; the client asks HEAD for the offset and goes on.
+        Fed::BrokeOff(err) => Err(err),
+        Fed::Refused(err) => {
+            upload.close().await;
+            state.uploads.remove(id);
+            Err(err.into())
+        }
+    }
 }
 
 /// `DELETE /api/v1/uploads/{id}`: cancels an upload (204); nothing of it is kept.
@@ -245,7 +273,7 @@ async fn complete(
     user: &AuthUser,
     ip: Option<std::net::IpAddr>,
     upload: &mut TusUpload,
-) -> Result<casevault_storage::FileId, ApiError> {
+) -> Result<FileId, ApiError> {
     let Progress::Open(session) = std::mem::replace(&mut upload.progress, Progress::Closed) else {
         return Err(ApiError::Conflict("The upload is already complete.".into()));
     };
@@ -372,7 +400,10 @@ mod tests {
 
     #[test]
     fn http_dates_follow_imf_fixdate() {
-        assert_eq!(http_date(Timestamp(784_111_777_000)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            http_date(Timestamp(784_111_777_000)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
         assert_eq!(http_date(Timestamp(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
@@ -386,7 +417,10 @@ mod tests {
             b64("0123456789abcdef0123456789abcdef"),
             b64("replace")
         );
-        headers.insert("upload-metadata", HeaderValue::try_from(value).expect("ASCII"));
+        headers.insert(
+            "upload-metadata",
+            HeaderValue::try_from(value).expect("ASCII"),
+        );
         let metadata = Metadata::parse(&headers).expect("valid metadata");
         assert_eq!(metadata.name, "scan é.stl");
         assert_eq!(metadata.case, "0123456789abcdef0123456789abcdef");
@@ -396,6 +430,9 @@ mod tests {
         headers.insert("upload-metadata", HeaderValue::from_static("filename !!!"));
         assert!(Metadata::parse(&headers).is_err());
         headers.insert("upload-metadata", HeaderValue::from_static("case YWJj"));
-        assert!(Metadata::parse(&headers).is_err(), "the file name is required");
+        assert!(
+            Metadata::parse(&headers).is_err(),
+            "the file name is required"
+        );
     }
 }

@@ -19,8 +19,8 @@ use crate::auth::{AuthUser, ClientIp};
 use crate::error::{ApiError, BoxError};
 use crate::extract::Path;
 use crate::state::AppState;
-use crate::transfer::content_disposition;
 use crate::transfer::Tracked;
+use crate::transfer::content_disposition;
 
 /// The whole case as a ZIP.
 #[utoipa::path(get, path = "/api/v1/cases/{case}/zip", tag = "files", params(("case" = String, Path, description = "The case's id")), responses((status = 200, description = "A ZIP of every file", content_type = "application/zip", body = Vec<u8>), (status = 404, body = crate::openapi::ErrorBody)))]
@@ -35,7 +35,14 @@ pub async fn case(
     let details = state.storage.case_details(&access.case)?;
     let audit = Audit::case(Actor::User(user.id), "case.zip", access.case.id, ip);
     let (entries, files) = collect(&state, &access, None).await?;
-    Ok(respond(&state, &method, &details.patient_ref, entries, files, audit))
+    Ok(respond(
+        &state,
+        &method,
+        &details.patient_ref,
+        entries,
+        files,
+        audit,
+    ))
 }
 
 /// A folder and everything under it as a ZIP.
@@ -147,7 +154,10 @@ fn respond(
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     let file_name = format!("{}.zip", name.replace(['/', '\\'], "_"));
     if let Ok(value) = HeaderValue::try_from(content_disposition(&file_name, false)) {
