@@ -15,6 +15,8 @@
 //! of other practices' cases cannot be probed. Server administrators get no access to
 //! patient data by being administrators.
 
+use std::collections::HashMap;
+
 use casevault_crypto::CaseKey;
 use casevault_storage::{
     CaseId, CaseRecord, CaseStatus, FileId, FileRecord, FolderId, FolderRecord, OrgRole,
@@ -62,7 +64,19 @@ pub enum Relation {
     Member,
 }
 
-/// Permission to act on a case: the case, its key, and how the principal relates to it.
+/// The part of a case an access covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole case.
+    Case,
+    /// A folder and everything under it.
+    Folder(FolderId),
+    /// One file.
+    File(FileId),
+}
+
+/// Permission to act on a case: the case, its key, how the principal relates to it, and the
+/// part of the case the permission covers.
 pub struct CaseAccess {
     /// The case record.
     pub case: CaseRecord,
@@ -70,6 +84,8 @@ pub struct CaseAccess {
     pub key: CaseKey,
     /// The principal's relation to the case.
     pub relation: Relation,
+    /// What part of the case the access covers.
+    pub scope: Scope,
 }
 
 impl std::fmt::Debug for CaseAccess {
@@ -116,6 +132,7 @@ pub async fn authorize(
         case,
         key,
         relation,
+        scope: Scope::Case,
     })
 }
 
@@ -138,13 +155,72 @@ async fn relation(
 }
 
 impl CaseAccess {
-    /// A file of this case (404 for a file of another case, an unknown id, or a dropped
-    /// file the principal may not see).
+    /// A file of this case within the scope (404 for a file of another case or outside the
+    /// scope, an unknown id, or a dropped file the principal may not see).
     pub async fn file(&self, state: &AppState, id: FileId) -> Result<FileRecord, ApiError> {
         match state.storage.meta().file(id).await? {
-            Some(file) if file.case == self.case.id && self.sees(&file) => Ok(file),
+            Some(file)
+                if file.case == self.case.id
+                    && self.sees(&file)
+                    && self.file_in_scope(state, &file).await? =>
+            {
+                Ok(file)
+            }
             _ => Err(ApiError::NotFound),
         }
+    }
+
+    async fn file_in_scope(&self, state: &AppState, file: &FileRecord) -> Result<bool, ApiError> {
+        match self.scope {
+            Scope::Case => Ok(true),
+            Scope::File(id) => Ok(file.id == id),
+            Scope::Folder(root) => within(state, file.folder, root).await,
+        }
+    }
+
+    /// Whether a destination folder (`None`: the case root) lies within the scope.
+    pub async fn folder_in_scope(
+        &self,
+        state: &AppState,
+        folder: Option<FolderId>,
+    ) -> Result<bool, ApiError> {
+        match self.scope {
+            Scope::Case => Ok(true),
+            Scope::File(_) => Ok(false),
+            Scope::Folder(root) => within(state, folder, root).await,
+        }
+    }
+
+    /// Where an upload goes when it names no folder: the scope's folder, else the root.
+    pub fn default_folder(&self) -> Option<FolderId> {
+        match self.scope {
+            Scope::Folder(root) => Some(root),
+            Scope::Case | Scope::File(_) => None,
+        }
+    }
+
+    /// The folders and files the principal may see, in scope: for a folder scope the folder
+    /// itself and everything under it.
+    pub async fn visible(
+        &self,
+        state: &AppState,
+    ) -> Result<(Vec<FolderRecord>, Vec<FileRecord>), ApiError> {
+        let meta = state.storage.meta();
+        let folders = meta.folders_of(self.case.id).await?;
+        let files = meta.files_of(self.case.id).await?;
+        let files = files.into_iter().filter(|file| self.sees(file));
+        Ok(match self.scope {
+            Scope::Case => (folders, files.collect()),
+            Scope::File(id) => (Vec::new(), files.filter(|f| f.id == id).collect()),
+            Scope::Folder(root) => {
+                let parents: HashMap<FolderId, Option<FolderId>> =
+                    folders.iter().map(|f| (f.id, f.parent)).collect();
+                let inside = |folder: Option<FolderId>| within_map(&parents, folder, root);
+                let files = files.filter(|file| inside(file.folder)).collect();
+                let folders = folders.into_iter().filter(|f| inside(Some(f.id))).collect();
+                (folders, files)
+            }
+        })
     }
 
     /// Whether the principal may see a file of this case: files dropped through a drop-only
@@ -153,13 +229,58 @@ impl CaseAccess {
         !file.owner_only || self.relation == Relation::Owner
     }
 
-    /// A folder of this case (404 for a folder of another case or an unknown id).
+    /// A folder of this case within the scope (404 for a folder of another case or outside
+    /// the scope, or an unknown id).
     pub async fn folder(&self, state: &AppState, id: FolderId) -> Result<FolderRecord, ApiError> {
         match state.storage.meta().folder(id).await? {
-            Some(folder) if folder.case == self.case.id => Ok(folder),
+            Some(folder)
+                if folder.case == self.case.id
+                    && self.folder_in_scope(state, Some(folder.id)).await? =>
+            {
+                Ok(folder)
+            }
             _ => Err(ApiError::NotFound),
         }
     }
+}
+
+/// Deepest folder nesting walked when checking ancestry (storage refuses cycles; this
+/// bounds the walk whatever the records say).
+const MAX_DEPTH: usize = 1024;
+
+/// Whether `folder` (`None`: the case root) is `root` or lies under it.
+async fn within(
+    state: &AppState,
+    folder: Option<FolderId>,
+    root: FolderId,
+) -> Result<bool, ApiError> {
+    let meta = state.storage.meta();
+    let mut current = folder;
+    for _ in 0..MAX_DEPTH {
+        match current {
+            None => return Ok(false),
+            Some(id) if id == root => return Ok(true),
+            Some(id) => current = meta.folder(id).await?.and_then(|f| f.parent),
+        }
+    }
+    Ok(false)
+}
+
+/// [`within`] over a map of each folder's parent.
+fn within_map(
+    parents: &HashMap<FolderId, Option<FolderId>>,
+    folder: Option<FolderId>,
+    root: FolderId,
+) -> bool {
+    let mut current = folder;
+    for _ in 0..MAX_DEPTH {
+        match current {
+            None => return false,
+            Some(id) if id == root => return true,
+            Some(id) => current = parents.get(&id).copied().flatten(),
+        }
+    }
+    false
 }
 
 /// The cases a user may see: their personal cases and the cases of their organisations.

@@ -111,18 +111,13 @@ pub async fn tree(
     Path(case): Path<String>,
 ) -> Result<Json<Tree>, ApiError> {
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
-    let meta = state.storage.meta();
-    let folders = meta
-        .folders_of(access.case.id)
-        .await?
+    let (folders, files) = access.visible(&state).await?;
+    let folders = folders
         .iter()
         .map(|folder| FolderView::of(&state, &access.key, folder))
         .collect::<Result<_, _>>()?;
-    let files = meta
-        .files_of(access.case.id)
-        .await?
+    let files = files
         .iter()
-        .filter(|file| access.sees(file))
         .map(|file| FileView::of(&state, &access.key, file))
         .collect::<Result<_, _>>()?;
     Ok(Json(Tree { folders, files }))
@@ -161,6 +156,10 @@ pub async fn upload(
         })
         .and_then(|value| decode_header_name(value.as_bytes()))?;
     let folder: Option<FolderId> = parse_optional_id("folder", query.folder.as_deref())?;
+    let folder = folder.or(access.default_folder());
+    if !access.folder_in_scope(&state, folder).await? {
+        return Err(ApiError::NotFound);
+    }
     let on_conflict = match query.on_conflict.as_deref() {
         None | Some("fail") => OnConflict::Fail,
         Some("replace") => OnConflict::Replace,
@@ -280,6 +279,9 @@ pub async fn update(
         None => file.folder,
         Some(folder) => parse_optional_id("folder", folder.as_deref())?,
     };
+    if !access.folder_in_scope(&state, folder).await? {
+        return Err(ApiError::NotFound);
+    }
     let moved = state.storage.move_file(file.id, folder, &name).await?;
     Audit::case(Actor::User(user.id), "file.rename", access.case.id, ip)
         .file(file.id)

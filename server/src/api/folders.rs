@@ -38,6 +38,10 @@ pub async fn create(
     let access =
         access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let parent: Option<FolderId> = parse_optional_id("parent", form.parent.as_deref())?;
+    let parent = parent.or(access.default_folder());
+    if !access.folder_in_scope(&state, parent).await? {
+        return Err(ApiError::NotFound);
+    }
     let folder = state
         .storage
         .create_folder(access.case.id, parent, &form.name)
@@ -82,6 +86,12 @@ pub async fn update(
         None => folder.parent,
         Some(parent) => parse_optional_id("parent", parent.as_deref())?,
     };
+    if access.default_folder() == Some(folder.id) {
+        return Err(ApiError::Forbidden);
+    }
+    if !access.folder_in_scope(&state, parent).await? {
+        return Err(ApiError::NotFound);
+    }
     let moved = state.storage.move_folder(folder.id, parent, &name).await?;
     Audit::case(Actor::User(user.id), "folder.rename", access.case.id, ip)
         .record(&state)
@@ -100,6 +110,9 @@ pub async fn delete(
     let access =
         access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
     let folder = access.folder(&state, parse_id(&folder)?).await?;
+    if access.default_folder() == Some(folder.id) {
+        return Err(ApiError::Forbidden);
+    }
     state.storage.delete_folder(folder.id).await?;
     Audit::case(Actor::User(user.id), "folder.delete", access.case.id, ip)
         .record(&state)

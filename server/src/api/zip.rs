@@ -12,7 +12,7 @@ use casevault_storage::{Actor, FileRecord, FolderId, FolderRecord};
 use futures::TryStreamExt;
 
 use super::parse_id;
-use crate::access::{self, Action, CaseAccess};
+use crate::access::{self, Action, CaseAccess, Scope};
 use crate::archive::{ZipEntry, make_paths_unique, zip_len, zip_stream};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
@@ -22,7 +22,7 @@ use crate::state::AppState;
 use crate::transfer::Tracked;
 use crate::transfer::content_disposition;
 
-/// The whole case as a ZIP.
+/// The whole case (or, for a share, all it covers) as a ZIP.
 #[utoipa::path(get, path = "/api/v1/cases/{case}/zip", tag = "files", params(("case" = String, Path, description = "The case's id")), responses((status = 200, description = "A ZIP of every file", content_type = "application/zip", body = Vec<u8>), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn case(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn case(
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
     let details = state.storage.case_details(&access.case)?;
     let audit = Audit::case(Actor::User(user.id), "case.zip", access.case.id, ip);
-    let (entries, files) = collect(&state, &access, None).await?;
+    let (entries, files) = collect(&state, &access, access.default_folder()).await?;
     Ok(respond(
         &state,
         &method,
@@ -69,10 +69,8 @@ pub async fn collect(
     access: &CaseAccess,
     root: Option<FolderId>,
 ) -> Result<(Vec<ZipEntry>, Vec<FileRecord>), ApiError> {
-    let meta = state.storage.meta();
-    let folders: HashMap<FolderId, FolderRecord> = meta
-        .folders_of(access.case.id)
-        .await?
+    let (folders, files) = access.visible(state).await?;
+    let folders: HashMap<FolderId, FolderRecord> = folders
         .into_iter()
         .map(|folder| (folder.id, folder))
         .collect();
@@ -81,11 +79,12 @@ pub async fn collect(
         names.insert(folder.id, state.storage.folder_name(&access.key, folder)?);
     }
     let mut listed = Vec::new();
-    for file in meta.files_of(access.case.id).await? {
-        if !access.sees(&file) {
-            continue;
-        }
-        let Some(dir) = relative_dir(&folders, &names, file.folder, root) else {
+    for file in files {
+        let dir = match access.scope {
+            Scope::File(_) => Some(String::new()),
+            Scope::Case | Scope::Folder(_) => relative_dir(&folders, &names, file.folder, root),
+        };
+        let Some(dir) = dir else {
             continue;
         };
         let name = state.storage.file_name(&access.key, &file)?;
