@@ -26,6 +26,13 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+mod practice;
+
+pub use practice::{
+    DEFAULT_QUOTA, Practice, Quota, SETTLE_TIMEOUT, Snapshot, TestUser, USER_PASSWORD,
+    expect_error, expect_json, files_under, hex, id_of, percent_encode, pseudo_random, sha256_hex,
+};
+
 /// Which object store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -317,9 +324,30 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub async fn spawn_app_with_state(
     configure: impl FnOnce(&mut Settings),
 ) -> (TestApp, casevault_server::AppState) {
+    spawn_app_with_state_on(Backend::Local, configure)
+        .await
+        .expect("the local backend always runs")
+}
+
+/// Like [`spawn_app_with_state`] on `backend`; `None` (with a note) when the S3 backend is
+/// asked for but not configured (see [`spawn_app_on`]).
+pub async fn spawn_app_with_state_on(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<(TestApp, casevault_server::AppState)> {
     init_logging();
+    let s3 = match backend {
+        Backend::Local => None,
+        Backend::S3 => Some(s3_settings()?),
+    };
     let data_dir = tempfile::tempdir().expect("create a temporary data directory");
-    let settings = test_settings(data_dir.path(), configure);
+    let settings = test_settings(data_dir.path(), |settings| {
+        if let Some(s3) = s3 {
+            settings.storage.backend = StorageBackend::S3;
+            settings.storage.s3 = Some(s3);
+        }
+        configure(settings);
+    });
     let server = Server::build(settings.clone())
         .await
         .expect("the test server starts");
@@ -341,7 +369,7 @@ pub async fn spawn_app_with_state(
         handle: server.handle(),
         task: tokio::spawn(server.run_until_stopped()),
     };
-    (app, state)
+    Some((app, state))
 }
 
 /// A server whose first administrator ([`ADMIN_EMAIL`], [`ADMIN_PASSWORD`]) has been

@@ -1,15 +1,24 @@
 //! End-to-end tests: the real server, started in-process on a free port, reached over real
 //! TLS by clients that trust only its certificate. Helpers live in `casevault_tests`.
 
+mod access_matrix;
 mod admin;
 mod auth;
+mod bad_input;
+mod cases;
 mod config;
 mod errors;
+mod files;
 mod headers;
 mod health;
+mod large;
 mod limits;
 mod openapi;
+mod privacy;
+mod ranges;
 mod redirect;
 mod shutdown;
 mod tls;
 mod tls_reload;
+mod tus;
+mod zip;
