@@ -9,6 +9,8 @@
 //! | its practitioner (a personal case)      | yes                                 | yes             |
 //! | an organisation admin (a group case)    | yes                                 | yes             |
 //! | an organisation member (a group case)   | yes                                 | no (403)        |
+//! | a colleague with a read or edit grant   | within the grant: read; edit also writes | no (403) |
+//! | a colleague or link with a drop grant   | upload only, sees nothing           | no (403)        |
 //! | anyone else                             | 404                                 | 404             |
 //!
 //! A principal with no relation to the case gets the same 404 as for an unknown id, so ids
@@ -19,8 +21,8 @@ use std::collections::HashMap;
 
 use casevault_crypto::CaseKey;
 use casevault_storage::{
-    CaseId, CaseRecord, CaseStatus, FileId, FileRecord, FolderId, FolderRecord, OrgRole,
-    QuotaAccount, UserId,
+    CaseId, CaseRecord, CaseStatus, FileId, FileRecord, FolderId, FolderRecord, GrantId,
+    GrantRecord, GrantRole, GrantStatus, GrantTarget, OrgRole, QuotaAccount, Timestamp, UserId,
 };
 
 use crate::auth::AuthUser;
@@ -32,6 +34,8 @@ use crate::state::AppState;
 pub enum Principal {
     /// A signed-in user or an API token's owner.
     User(UserId),
+    /// Someone holding a share link whose password they gave (a recipient session).
+    Link(GrantId),
 }
 
 impl From<&AuthUser> for Principal {
@@ -45,7 +49,9 @@ impl From<&AuthUser> for Principal {
 pub enum Action {
     /// See the case, its fields, folders and files; download.
     Read,
-    /// Upload, rename, move and delete files and folders (refused while archived).
+    /// Upload files and create folders (refused while archived).
+    Upload,
+    /// Rename, move and delete files and folders (refused while archived).
     WriteFiles,
     /// Change the case's fields, archive or reopen it.
     Edit,
@@ -53,6 +59,8 @@ pub enum Action {
     Delete,
     /// Read the case's audit history.
     ReadHistory,
+    /// Share the case or part of it, and manage its shares.
+    Share,
 }
 
 /// How the principal relates to a case.
@@ -62,6 +70,23 @@ pub enum Relation {
     Owner,
     /// A member of the organisation of a group case.
     Member,
+    /// A colleague or a link holder with a share grant on (part of) the case.
+    Grantee {
+        /// The grant used.
+        grant: GrantId,
+        /// What it allows.
+        role: GrantRole,
+    },
+}
+
+impl Relation {
+    /// The grant the access goes through, if any.
+    pub fn grant(&self) -> Option<GrantId> {
+        match self {
+            Relation::Grantee { grant, .. } => Some(*grant),
+            Relation::Owner | Relation::Member => None,
+        }
+    }
 }
 
 /// The part of a case an access covers.
@@ -100,6 +125,7 @@ impl std::fmt::Debug for CaseAccess {
 /// Decides whether `principal` may do `action` on the case `id`: the case and its key when
 /// allowed; 404 when the case does not exist or the principal has no relation to it; 403
 /// when the relation does not allow the action; 409 for file changes in an archived case.
+/// Grants are read at every call, so a revoked or expired grant stops at the next request.
 pub async fn authorize(
     state: &AppState,
     principal: Principal,
@@ -112,17 +138,26 @@ pub async fn authorize(
         .case(id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let relation = relation(state, principal, &case)
+    let (relation, scope) = relation(state, principal, &case, action)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let allowed = match action {
-        Action::Read | Action::WriteFiles | Action::Edit => true,
-        Action::Delete | Action::ReadHistory => relation == Relation::Owner,
+    let allowed = match (relation, action) {
+        (Relation::Owner, _) => true,
+        (Relation::Member, Action::Delete | Action::ReadHistory | Action::Share) => false,
+        (Relation::Member, _) => true,
+        (Relation::Grantee { role, .. }, Action::Read) => role != GrantRole::Drop,
+        (Relation::Grantee { .. }, Action::Upload) => true,
+        (Relation::Grantee { role, .. }, Action::WriteFiles) => role == GrantRole::Edit,
+        (
+            Relation::Grantee { .. },
+            Action::Edit | Action::Delete | Action::ReadHistory | Action::Share,
+        ) => false,
     };
     if !allowed {
         return Err(ApiError::Forbidden);
     }
-    if action == Action::WriteFiles && case.status == CaseStatus::Archived {
+    if matches!(action, Action::Upload | Action::WriteFiles) && case.status == CaseStatus::Archived
+    {
         return Err(ApiError::Conflict(
             "The case is archived; reopen it to change its files.".into(),
         ));
@@ -132,26 +167,90 @@ pub async fn authorize(
         case,
         key,
         relation,
-        scope: Scope::Case,
+        scope,
     })
 }
 
-/// The principal's relation to a case, if any.
+/// The principal's relation to a case and the part of it the relation covers, if any.
 async fn relation(
     state: &AppState,
     principal: Principal,
     case: &CaseRecord,
-) -> Result<Option<Relation>, ApiError> {
-    let Principal::User(user) = principal;
-    Ok(match case.account {
+    action: Action,
+) -> Result<Option<(Relation, Scope)>, ApiError> {
+    let meta = state.storage.meta();
+    let user = match principal {
+        Principal::User(user) => user,
+        Principal::Link(grant) => {
+            let Some(grant) = meta.grant(grant).await? else {
+                return Ok(None);
+            };
+            if grant.token_hash().is_none() || grant.target.case() != case.id {
+                return Ok(None);
+            }
+            return Ok(usable(&grant, action).then(|| grantee(&grant)));
+        }
+    };
+    let direct = match case.account {
         QuotaAccount::User(owner) => (owner == user).then_some(Relation::Owner),
-        QuotaAccount::Org(org) => match state.storage.meta().membership(org, user).await? {
+        QuotaAccount::Org(org) => match meta.membership(org, user).await? {
             Some(OrgRole::Admin) => Some(Relation::Owner),
             Some(OrgRole::Member) if case.created_by == user => Some(Relation::Owner),
             Some(OrgRole::Member) => Some(Relation::Member),
             None => None,
         },
-    })
+    };
+    if let Some(relation) = direct {
+        return Ok(Some((relation, Scope::Case)));
+    }
+    // A colleague's grants on this case: the widest usable one decides.
+    let mut grants: Vec<GrantRecord> = meta
+        .grants_for(user)
+        .await?
+        .into_iter()
+        .filter(|grant| grant.target.case() == case.id && usable(grant, action))
+        .collect();
+    grants.sort_by_key(|grant| (breadth(grant.target), role_rank(grant.role)));
+    Ok(grants.last().map(grantee))
+}
+
+/// Whether a grant can be used for `action` now: downloads and listings need an active
+/// grant; uploads go on after the download limit is used up.
+fn usable(grant: &GrantRecord, action: Action) -> bool {
+    let now = Timestamp::now();
+    match action {
+        Action::Upload | Action::WriteFiles => grant.accepts_uploads(now),
+        _ => grant.status(now) == GrantStatus::Active,
+    }
+}
+
+fn grantee(grant: &GrantRecord) -> (Relation, Scope) {
+    let scope = match grant.target {
+        GrantTarget::Case(_) => Scope::Case,
+        GrantTarget::Folder(_, folder) => Scope::Folder(folder),
+        GrantTarget::File(_, file) => Scope::File(file),
+    };
+    let relation = Relation::Grantee {
+        grant: grant.id,
+        role: grant.role,
+    };
+    (relation, scope)
+}
+
+fn breadth(target: GrantTarget) -> u8 {
+    match target {
+        GrantTarget::File(..) => 0,
+        GrantTarget::Folder(..) => 1,
+        GrantTarget::Case(_) => 2,
+    }
+}
+
+fn role_rank(role: GrantRole) -> u8 {
+    match role {
+        GrantRole::Drop => 0,
+        GrantRole::Read => 1,
+        GrantRole::Edit => 2,
+    }
 }
 
 impl CaseAccess {
@@ -221,6 +320,17 @@ impl CaseAccess {
                 (folders, files)
             }
         })
+    }
+
+    /// Whether the access goes through a drop-only grant.
+    pub fn is_drop(&self) -> bool {
+        matches!(
+            self.relation,
+            Relation::Grantee {
+                role: GrantRole::Drop,
+                ..
+            }
+        )
     }
 
     /// Whether the principal may see a file of this case: files dropped through a drop-only

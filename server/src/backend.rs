@@ -67,10 +67,14 @@ pub fn storage_config(settings: &Settings) -> StorageConfig {
     config
 }
 
-/// Loads the keys and opens storage (running the recovery sweep).
+/// Loads the keys and opens storage for serving: runs the recovery sweep and gives back
+/// the share downloads that were in flight when the last process stopped (no transfer
+/// survives a restart).
 pub async fn open(settings: &Settings) -> Result<Storage, BackendError> {
     let keyring = load_keyring(settings)?;
-    Ok(Storage::open(storage_config(settings), keyring).await?)
+    let storage = Storage::open(storage_config(settings), keyring).await?;
+    storage.meta().reset_downloads_in_flight().await?;
+    Ok(storage)
 }
 
 /// How often the running server sweeps for interrupted uploads and orphan objects.

@@ -35,6 +35,16 @@ pub enum ApiError {
     /// `X-CSRF-Token`, or came from a foreign `Origin`.
     #[error("The request could not be verified; reload the page and try again.")]
     CsrfFailed,
+    /// 404 for every share link that cannot be used (unknown, expired, revoked, used up):
+    /// one answer, so that the reasons cannot be told apart.
+    #[error("This link is not available: it may have expired, been used up or been withdrawn.")]
+    LinkUnavailable,
+    /// 401 for a wrong share-link password.
+    #[error("The password is incorrect.")]
+    InvalidLinkPassword,
+    /// 403 for a share link locked after too many wrong passwords.
+    #[error("This link is locked after too many wrong passwords; ask its sender to unlock it.")]
+    LinkLocked,
     /// 404: no such resource (also used where existence must not be revealed).
     #[error("not found")]
     NotFound,
@@ -88,8 +98,9 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
-            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InvalidCredentials | Self::InvalidLinkPassword => StatusCode::UNAUTHORIZED,
+            Self::NotFound | Self::LinkUnavailable => StatusCode::NOT_FOUND,
+            Self::LinkLocked => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -111,6 +122,9 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::CsrfFailed => "csrf_failed",
             Self::NotFound => "not_found",
+            Self::LinkUnavailable => "link_unavailable",
+            Self::LinkLocked => "link_locked",
+            Self::InvalidLinkPassword => "invalid_password",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
             Self::Conflict(_) => "conflict",
@@ -140,6 +154,10 @@ impl From<casevault_storage::StorageError> for ApiError {
             E::NotFound(_) => Self::NotFound,
             E::NameConflict => Self::Conflict("an item with this name already exists".into()),
             E::QuotaExceeded { .. } => Self::QuotaExceeded,
+            E::GrantUnavailable => Self::LinkUnavailable,
+            E::GrantCapExceeded { .. } => Self::Conflict(
+                "This share's upload allowance is used up; ask its sender for more.".into(),
+            ),
             E::Invalid(what) => Self::BadRequest(format!("invalid {what}")),
             E::RangeNotSatisfiable { size } => Self::RangeNotSatisfiable { size },
             E::Aborted(why) => Self::BadRequest(format!("upload aborted: {why}")),

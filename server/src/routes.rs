@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::auth::routes())
         .merge(case_routes())
+        .merge(share_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -64,6 +65,28 @@ fn case_routes() -> Router<AppState> {
                 .patch(uploads::patch)
                 .delete(uploads::delete),
         )
+}
+
+/// Shares: the owner's side and the recipients' links.
+fn share_routes() -> Router<AppState> {
+    use api::{grants, links};
+    Router::new()
+        .route("/api/v1/grants", get(grants::list).post(grants::create))
+        .route("/api/v1/grants/revoke", post(grants::revoke_many))
+        .route(
+            "/api/v1/grants/{grant}",
+            get(grants::get).patch(grants::update).delete(grants::revoke),
+        )
+        .route("/api/v1/shared-with-me", get(grants::shared_with_me))
+        .route("/api/v1/links/{token}", get(links::probe))
+        .route("/api/v1/links/{token}/session", post(links::unlock))
+        .route("/api/v1/link", get(links::current))
+        .route("/api/v1/link/tree", get(links::tree))
+        .route("/api/v1/link/zip", get(links::zip))
+        .route("/api/v1/link/files", post(links::upload))
+        .route("/api/v1/link/files/{file}/content", get(links::content))
+        .route("/api/v1/link/receipt", post(links::receipt))
+        .route("/api/v1/link/logout", post(links::logout))
 }
 
 /// Unknown paths: the JSON 404 under `/api/`, a plain one elsewhere (the web interface will

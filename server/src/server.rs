@@ -119,6 +119,7 @@ impl Server {
         let uploads = Arc::new(crate::tus::TusUploads::default());
         uploads.spawn_sweeper(shutdown.clone());
         let state = AppState::new(App {
+            links: Default::default(),
             uploads,
             storage,
             passwords: casevault_crypto::PasswordHasher::new(
@@ -130,6 +131,7 @@ impl Server {
             settings: Arc::clone(&settings),
             started_at: SystemTime::now(),
         });
+        crate::links::spawn_sweeper(state.clone(), shutdown.clone());
         Ok(Self {
             settings,
             listener,

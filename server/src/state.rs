@@ -34,6 +34,8 @@ pub struct App {
     pub passwords: casevault_crypto::PasswordHasher,
     /// Session timeouts, the login throttle and the session clock.
     pub auth: crate::auth::runtime::AuthSlot,
+    /// Share-link sessions and the grant change signal.
+    pub links: crate::links::Links,
     /// Resumable (tus) uploads in progress.
     pub uploads: Arc<crate::tus::TusUploads>,
     /// The validated settings the server was started with.

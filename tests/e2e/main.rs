@@ -17,6 +17,7 @@ mod openapi;
 mod privacy;
 mod ranges;
 mod redirect;
+mod shares;
 mod shutdown;
 mod tls;
 mod tls_reload;

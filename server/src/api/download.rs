@@ -2,13 +2,18 @@
 //! byte range (206/416), a strong `ETag` (a file id names immutable contents: a replaced
 //! file is a new id), `If-None-Match`, `If-Range`, and a `Content-Disposition` that is
 //! `attachment` unless `?inline=true` asks for a preview of a safe media type.
+//!
+//! [`plan`], [`open`] and [`respond`] are shared with downloads through share links.
+
+use std::ops::Range;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use casevault_storage::{Actor, FileRecord};
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -45,26 +50,50 @@ pub async fn content(
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
     let file = access.file(&state, parse_id(&file)?).await?;
     let name = state.storage.file_name(&access.key, &file)?;
-    let audit =
-        Audit::case(Actor::User(user.id), "file.download", access.case.id, ip).file(file.id);
-    serve(&state, &file, &name, &method, &headers, query.inline, audit).await
+    let mut audit = Audit::case(Actor::User(user.id), "file.download", access.case.id, ip)
+        .file(file.id);
+    if let Some(grant) = access.relation.grant() {
+        audit = audit.grant(grant);
+    }
+    let plan = plan(&file, &headers)?;
+    let body = if method == Method::HEAD || plan.body_len() == 0 {
+        None
+    } else {
+        let stream = open(&state, &file, &plan).await?;
+        Some(Body::from_stream(Tracked::new(stream, audit.when_sent(&state))))
+    };
+    respond(&file, &name, plan, query.inline, body)
 }
 
-/// Answers a request for a file's contents: the status and headers for `headers`' range and
-/// conditions, and for GET the streamed bytes. `audit` is recorded when the body has been
-/// sent to its end (success) or broke off (failed); HEAD and 304 answers record nothing.
-pub async fn serve(
-    state: &AppState,
-    file: &FileRecord,
-    name: &str,
-    method: &Method,
-    headers: &HeaderMap,
-    inline: bool,
-    audit: Audit,
-) -> Result<Response, ApiError> {
+/// What to answer to a request for a file, from its range and conditional headers.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    status: StatusCode,
+    range: Range<u64>,
+    etag: String,
+}
+
+impl Plan {
+    /// Bytes of the body (zero for 304).
+    pub fn body_len(&self) -> u64 {
+        if self.status == StatusCode::NOT_MODIFIED {
+            0
+        } else {
+            self.range.end - self.range.start
+        }
+    }
+}
+
+/// Decides the answer: 304 when `If-None-Match` names the file, 206 for a satisfiable range
+/// (unless `If-Range` names another version), 416 for an unsatisfiable one, else 200.
+pub fn plan(file: &FileRecord, headers: &HeaderMap) -> Result<Plan, ApiError> {
     let etag = format!("\"{}\"", file.id);
     if header_matches(headers.get(header::IF_NONE_MATCH), &etag) {
-        return build(StatusCode::NOT_MODIFIED, &etag, Body::empty(), |_| {});
+        return Ok(Plan {
+            status: StatusCode::NOT_MODIFIED,
+            range: 0..0,
+            etag,
+        });
     }
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range_applies = headers
@@ -82,58 +111,63 @@ pub async fn serve(
             return Err(ApiError::RangeNotSatisfiable { size: file.size });
         }
     };
-    let (media, previewable) = media_type(name, file.kind);
-    let disposition = content_disposition(name, inline && previewable);
-    let body = if method == Method::HEAD || range.is_empty() {
-        Body::empty()
-    } else {
-        let stream = state
-            .storage
-            .read_file(file, Some(range.clone()))
-            .await?
-            .map_err(|err| {
-                tracing::error!(error = %err, "a download stopped");
-                std::io::Error::other("download stopped")
-            });
-        Body::from_stream(Tracked::new(stream, audit.when_sent(state)))
-    };
-    build(status, &etag, body, |headers| {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-        headers.insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(range.end - range.start),
-        );
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        if let Ok(value) = HeaderValue::try_from(disposition) {
-            headers.insert(header::CONTENT_DISPOSITION, value);
-        }
-        if status == StatusCode::PARTIAL_CONTENT
-            && let Ok(value) = HeaderValue::try_from(format!(
-                "bytes {}-{}/{}",
-                range.start,
-                range.end - 1,
-                file.size
-            ))
-        {
-            headers.insert(header::CONTENT_RANGE, value);
-        }
+    Ok(Plan {
+        status,
+        range,
+        etag,
     })
 }
 
-fn build(
-    status: StatusCode,
-    etag: &str,
-    body: Body,
-    headers: impl FnOnce(&mut HeaderMap),
+/// Opens the planned bytes of a file as a body stream.
+pub async fn open(
+    state: &AppState,
+    file: &FileRecord,
+    plan: &Plan,
+) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static, ApiError> {
+    let stream = state.storage.read_file(file, Some(plan.range.clone())).await?;
+    Ok(stream.map_err(|err| {
+        tracing::error!(error = %err, "a download stopped");
+        std::io::Error::other("download stopped")
+    }))
+}
+
+/// The response for a plan: status, headers and `body` (empty when `None`).
+pub fn respond(
+    file: &FileRecord,
+    name: &str,
+    plan: Plan,
+    inline: bool,
+    body: Option<Body>,
 ) -> Result<Response, ApiError> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let map = response.headers_mut();
-    map.insert(
+    let mut response = Response::new(body.unwrap_or_else(Body::empty));
+    *response.status_mut() = plan.status;
+    let headers = response.headers_mut();
+    headers.insert(
         header::ETAG,
-        HeaderValue::try_from(etag).map_err(ApiError::internal)?,
+        HeaderValue::try_from(&plan.etag).map_err(ApiError::internal)?,
     );
-    headers(map);
+    if plan.status == StatusCode::NOT_MODIFIED {
+        return Ok(response);
+    }
+    let (media, previewable) = media_type(name, file.kind);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(plan.body_len()));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let disposition = content_disposition(name, inline && previewable);
+    if let Ok(value) = HeaderValue::try_from(disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if plan.status == StatusCode::PARTIAL_CONTENT {
+        let value = format!(
+            "bytes {}-{}/{}",
+            plan.range.start,
+            plan.range.end - 1,
+            file.size
+        );
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+    }
     Ok(response)
 }
 

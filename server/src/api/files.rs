@@ -5,6 +5,7 @@
 //! `X-File-Name` header (percent-encoded UTF-8, so that names never appear in URLs or proxy
 //! logs), and optionally `?folder=<id>` and `?on_conflict=replace`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -12,8 +13,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use casevault_crypto::CaseKey;
+use casevault_storage::names::{name_tag, validate_name};
 use casevault_storage::{
     Actor, FileRecord, FolderId, FolderRecord, NewFile, OnConflict, Outcome, StorageError,
+    Uploader,
 };
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -21,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cases::ActorView;
 use super::{double_option, parse_id, parse_optional_id};
-use crate::access::{self, Action};
+use crate::access::{self, Action, CaseAccess};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
@@ -111,16 +114,21 @@ pub async fn tree(
     Path(case): Path<String>,
 ) -> Result<Json<Tree>, ApiError> {
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
-    let (folders, files) = access.visible(&state).await?;
+    Ok(Json(tree_of(&state, &access).await?))
+}
+
+/// What an access may see of its case, names opened.
+pub async fn tree_of(state: &AppState, access: &CaseAccess) -> Result<Tree, ApiError> {
+    let (folders, files) = access.visible(state).await?;
     let folders = folders
         .iter()
-        .map(|folder| FolderView::of(&state, &access.key, folder))
+        .map(|folder| FolderView::of(state, &access.key, folder))
         .collect::<Result<_, _>>()?;
     let files = files
         .iter()
-        .map(|file| FileView::of(&state, &access.key, file))
+        .map(|file| FileView::of(state, &access.key, file))
         .collect::<Result<_, _>>()?;
-    Ok(Json(Tree { folders, files }))
+    Ok(Tree { folders, files })
 }
 
 /// Where an upload goes.
@@ -146,7 +154,26 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let access =
-        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
+        access::authorize(&state, (&user).into(), Action::Upload, parse_id(&case)?).await?;
+    receive(&state, &access, Actor::User(user.id), ip, &query, &headers, None, body).await
+}
+
+/// Stores an upload into the case of `access`, for its owner, a colleague or a link holder:
+/// the name from the `X-File-Name` header, the folder from the query (the scope's folder by
+/// default). Through a drop-only grant the file is visible to the case owner alone and a
+/// name already taken is replaced by a free one (`scan (2).stl`), so that a dropper learns
+/// nothing of what the folder holds.
+#[allow(clippy::too_many_arguments)]
+pub async fn receive(
+    state: &AppState,
+    access: &CaseAccess,
+    actor: Actor,
+    ip: Option<IpAddr>,
+    query: &UploadQuery,
+    headers: &HeaderMap,
+    uploader: Option<Uploader>,
+    body: Body,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let name = headers
         .get(FILE_NAME_HEADER)
         .ok_or_else(|| {
@@ -157,36 +184,49 @@ pub async fn upload(
         .and_then(|value| decode_header_name(value.as_bytes()))?;
     let folder: Option<FolderId> = parse_optional_id("folder", query.folder.as_deref())?;
     let folder = folder.or(access.default_folder());
-    if !access.folder_in_scope(&state, folder).await? {
+    if !access.folder_in_scope(state, folder).await? {
         return Err(ApiError::NotFound);
     }
     let on_conflict = match query.on_conflict.as_deref() {
         None | Some("fail") => OnConflict::Fail,
-        Some("replace") => OnConflict::Replace,
+        Some("replace") if !access.is_drop() => OnConflict::Replace,
         Some(_) => {
             return Err(ApiError::BadRequest(
                 "on_conflict must be \"fail\" or \"replace\".".into(),
             ));
         }
     };
-    let expected_size = content_length(&headers)?;
-    let actor = Actor::User(user.id);
+    // A dropper sees their file under the name they gave, never the free one it got.
+    let given_name = name.clone();
+    let name = if access.is_drop() {
+        free_name(state, access, folder, &name).await?
+    } else {
+        name
+    };
+    let grant = access.relation.grant();
     let new = NewFile {
         case: access.case.id,
         folder,
         name,
         uploaded_by: actor,
-        expected_size,
+        expected_size: content_length(headers)?,
         on_conflict,
-        owner_only: false,
+        owner_only: access.is_drop(),
+        grant,
+        uploader,
     };
-    match store(&state, new, body).await {
+    let mut audit = Audit::case(actor, "file.upload", access.case.id, ip);
+    if let Some(grant) = grant {
+        audit = audit.grant(grant);
+    }
+    match store(state, new, body).await {
         Ok(file) => {
-            Audit::case(actor, "file.upload", access.case.id, ip)
-                .file(file.id)
-                .record(&state)
-                .await?;
-            let view = FileView::of(&state, &access.key, &file)?;
+            audit.file(file.id).record(state).await?;
+            let mut view = FileView::of(state, &access.key, &file)?;
+            if access.is_drop() {
+                view.name = given_name;
+                view.folder = None;
+            }
             Ok((StatusCode::CREATED, Json(view)))
         }
         Err(err) => {
@@ -194,13 +234,46 @@ pub async fn upload(
                 ApiError::QuotaExceeded | ApiError::Conflict(_) => Outcome::Denied,
                 _ => Outcome::Failed,
             };
-            Audit::case(actor, "file.upload", access.case.id, ip)
-                .outcome(outcome)
-                .record(&state)
-                .await?;
+            audit.outcome(outcome).record(state).await?;
             Err(err)
         }
     }
+}
+
+/// `name`, or the first of `stem (2).ext`, `stem (3).ext`… not taken in `folder`.
+async fn free_name(
+    state: &AppState,
+    access: &CaseAccess,
+    folder: Option<FolderId>,
+    name: &str,
+) -> Result<String, ApiError> {
+    validate_name(name)?;
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name, String::new()),
+    };
+    for n in 1..=1000u32 {
+        let candidate = if n == 1 {
+            name.to_owned()
+        } else {
+            format!("{stem} ({n}){extension}")
+        };
+        if validate_name(&candidate).is_err() {
+            break;
+        }
+        let tag = name_tag(&access.key, &candidate);
+        let taken = state
+            .storage
+            .meta()
+            .lookup_name(access.case.id, folder, tag)
+            .await?;
+        if taken.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Err(ApiError::Conflict(
+        "No free name was found for this file; rename it and try again.".into(),
+    ))
 }
 
 /// Streams a request body into storage, telling a body that arrived too slowly (408) from

@@ -36,7 +36,7 @@ pub async fn create(
     Json(form): Json<NewFolder>,
 ) -> Result<(StatusCode, Json<FolderView>), ApiError> {
     let access =
-        access::authorize(&state, (&user).into(), Action::WriteFiles, parse_id(&case)?).await?;
+        access::authorize(&state, (&user).into(), Action::Upload, parse_id(&case)?).await?;
     let parent: Option<FolderId> = parse_optional_id("parent", form.parent.as_deref())?;
     let parent = parent.or(access.default_folder());
     if !access.folder_in_scope(&state, parent).await? {

@@ -56,7 +56,7 @@ pub async fn create(
     let length = number_header(&headers, "upload-length")?;
     let metadata = Metadata::parse(&headers)?;
     let case: CaseId = parse_id(&metadata.case)?;
-    let access = access::authorize(&state, (&user).into(), Action::WriteFiles, case).await?;
+    let access = access::authorize(&state, (&user).into(), Action::Upload, case).await?;
     let folder: Option<FolderId> = parse_optional_id("folder", metadata.folder.as_deref())?;
     let session = state
         .storage
@@ -167,7 +167,7 @@ pub async fn patch(
             upload.offset()
         )));
     }
-    access::authorize(&state, (&user).into(), Action::WriteFiles, upload.case).await?;
+    access::authorize(&state, (&user).into(), Action::Upload, upload.case).await?;
     // The writing runs in its own task: a client that goes away mid-request cancels this
     // handler, and a write cancelled halfway would end the upload instead of leaving it
     // ready to resume.

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use casevault_storage::{Actor, FileRecord, FolderId, FolderRecord};
-use futures::TryStreamExt;
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
 
 use super::parse_id;
 use crate::access::{self, Action, CaseAccess, Scope};
@@ -138,25 +139,39 @@ fn respond(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        let storage = state.storage.clone();
-        let stream = zip_stream(entries, move |index, _entry| {
-            let storage = storage.clone();
-            let file = files.get(index).cloned();
-            async move {
-                let file = file.ok_or("an archive entry without its file")?;
-                let stream = storage.read_file(&file, None).await?;
-                Ok::<_, BoxError>(stream.map_err(BoxError::from))
-            }
-        });
-        Body::from_stream(Tracked::new(stream, audit.when_sent(state)))
+        Body::from_stream(Tracked::new(
+            stream(state, entries, files),
+            audit.when_sent(state),
+        ))
     };
+    response(name, length, body)
+}
+
+/// The archive of `entries`, each read from its file in `files` (same order) when its
+/// turn comes.
+pub fn stream(
+    state: &AppState,
+    entries: Vec<ZipEntry>,
+    files: Vec<FileRecord>,
+) -> impl Stream<Item = Result<Bytes, BoxError>> + Send + Unpin + 'static {
+    let storage = state.storage.clone();
+    Box::pin(zip_stream(entries, move |index, _entry| {
+        let storage = storage.clone();
+        let file = files.get(index).cloned();
+        async move {
+            let file = file.ok_or("an archive entry without its file")?;
+            let stream = storage.read_file(&file, None).await?;
+            Ok::<_, BoxError>(stream.map_err(BoxError::from))
+        }
+    }))
+}
+
+/// A ZIP response named `name.zip`, of `length` bytes.
+pub fn response(name: &str, length: u64, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     let file_name = format!("{}.zip", name.replace(['/', '\\'], "_"));
     if let Ok(value) = HeaderValue::try_from(content_disposition(&file_name, false)) {

@@ -76,6 +76,8 @@ pub enum ThrottleKey {
     Account(String),
     /// A client address.
     Ip(IpAddr),
+    /// A share link (wrong link passwords).
+    Grant(casevault_storage::GrantId),
 }
 
 #[derive(Clone, Copy, Debug)]

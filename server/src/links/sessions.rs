@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use casevault_crypto::{Token, TokenHash};
-use casevault_storage::{FileId, GrantId};
+use casevault_storage::{FileId, GrantId, Uploader};
 
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -59,9 +59,10 @@ pub struct LinkSession {
     /// The download claimed, if any.
     pub claim: Option<Claim>,
     /// Who the uploader said they are (drop and edit grants).
-    pub uploader: Option<String>,
-    /// Files uploaded in this session, for the receipt and the owner's one notice.
-    pub uploaded: Vec<FileId>,
+    pub uploader: Option<Uploader>,
+    /// Files uploaded in this session with the names the uploader gave, for the receipt
+    /// and the owner's one notice.
+    pub uploaded: Vec<(FileId, String)>,
 }
 
 /// The recipient sessions of one server.
