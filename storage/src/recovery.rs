@@ -3,7 +3,8 @@
 //! Run at start (everything pending is stale then) and periodically with a grace period (so
 //! that uploads in progress are left alone). It aborts stale uploads and releases their
 //! reservations, deletes objects queued for deletion, and deletes orphan objects: objects
-//! that neither a file nor a pending upload refers to.
+//! that neither a file nor a pending upload refers to. At start it also forgets every
+//! download claimed through a grant: no transfer survives a restart.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -21,12 +22,22 @@ pub struct RecoveryReport {
     pub garbage_deleted: usize,
     /// Unreferenced objects (and local staging files) deleted.
     pub orphans_deleted: usize,
+    /// Grants whose downloads in flight were reset (at start only).
+    pub download_claims_reset: usize,
 }
 
 impl Storage {
     /// Sweeps everything: to be called when no upload can be in progress (at start).
     pub async fn recover(&self) -> Result<RecoveryReport> {
-        self.sweep(None).await
+        let mut report = self.sweep(None).await?;
+        report.download_claims_reset = self.meta.reset_downloads_in_flight().await?;
+        if report.download_claims_reset > 0 {
+            tracing::info!(
+                grants = report.download_claims_reset,
+                "downloads claimed before the restart were released"
+            );
+        }
+        Ok(report)
     }
 
     /// Sweeps what is older than `grace`: safe while the server is running.

@@ -180,6 +180,8 @@ pub async fn upload(
         expected_size,
         on_conflict,
         owner_only: false,
+        grant: None,
+        uploader: None,
     };
     match store(&state, new, body).await {
         Ok(file) => {
