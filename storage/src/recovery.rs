@@ -4,7 +4,8 @@
 //! that uploads in progress are left alone). It aborts stale uploads and releases their
 //! reservations, deletes objects queued for deletion, and deletes orphan objects: objects
 //! that neither a file nor a pending upload refers to. At start it also forgets every
-//! download claimed through a grant: no transfer survives a restart.
+//! download claimed through a grant (no transfer survives a restart) and removes grants
+//! whose target is gone.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct RecoveryReport {
     pub orphans_deleted: usize,
     /// Grants whose downloads in flight were reset (at start only).
     pub download_claims_reset: usize,
+    /// Grants removed because what they pointed at is gone (at start only).
+    pub grants_pruned: usize,
 }
 
 impl Storage {
@@ -31,10 +34,12 @@ impl Storage {
     pub async fn recover(&self) -> Result<RecoveryReport> {
         let mut report = self.sweep(None).await?;
         report.download_claims_reset = self.meta.reset_downloads_in_flight().await?;
-        if report.download_claims_reset > 0 {
+        report.grants_pruned = self.meta.prune_dangling_grants().await?;
+        if report.download_claims_reset > 0 || report.grants_pruned > 0 {
             tracing::info!(
-                grants = report.download_claims_reset,
-                "downloads claimed before the restart were released"
+                claims_reset = report.download_claims_reset,
+                grants_pruned = report.grants_pruned,
+                "grant clean-up at start"
             );
         }
         Ok(report)

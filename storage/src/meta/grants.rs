@@ -243,6 +243,30 @@ impl Meta {
             .await
     }
 
+    /// Removes every grant whose case, folder or file no longer exists (the integrity check
+    /// reports them); returns how many.
+    pub async fn prune_dangling_grants(&self) -> Result<usize> {
+        self.run_durable(|m| {
+            let mut cases: Vec<CaseId> = Vec::new();
+            for entry in m.trees.grants_by_case.iter().keys() {
+                let entry = entry?;
+                let case = entry
+                    .get(..16)
+                    .and_then(|id| CaseId::from_slice(id).ok())
+                    .ok_or_else(|| StorageError::Codec("grant index key".into()))?;
+                if cases.last() != Some(&case) {
+                    cases.push(case);
+                }
+            }
+            let mut removed = 0;
+            for case in cases {
+                removed += prune_grants(m, case)?;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     /// Every grant (for the integrity check).
     pub async fn all_grants(&self) -> Result<Vec<GrantRecord>> {
         self.run(|m| {

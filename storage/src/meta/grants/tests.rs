@@ -146,10 +146,7 @@ async fn pruning_removes_grants_whose_target_is_gone() {
     let faults = meta.check_grants().await.expect("check");
     assert_eq!(faults.missing_targets, vec![grant.id]);
 
-    let removed = meta
-        .run(move |m| prune_grants(m, case))
-        .await
-        .expect("prune");
+    let removed = meta.prune_dangling_grants().await.expect("prune");
     assert_eq!(removed, 1);
     assert_eq!(count(&meta.trees.grants_by_token), 0);
     assert!(meta.check_grants().await.expect("check").is_clean());
