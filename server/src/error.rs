@@ -153,11 +153,8 @@ impl From<casevault_storage::StorageError> for ApiError {
         match err {
             E::NotFound(_) => Self::NotFound,
             E::NameConflict => Self::Conflict("an item with this name already exists".into()),
-            E::QuotaExceeded { .. } => Self::QuotaExceeded,
+            E::QuotaExceeded { .. } | E::GrantCapExceeded { .. } => Self::QuotaExceeded,
             E::GrantUnavailable => Self::LinkUnavailable,
-            E::GrantCapExceeded { .. } => Self::Conflict(
-                "This share's upload allowance is used up; ask its sender for more.".into(),
-            ),
             E::Invalid(what) => Self::BadRequest(format!("invalid {what}")),
             E::RangeNotSatisfiable { size } => Self::RangeNotSatisfiable { size },
             E::Aborted(why) => Self::BadRequest(format!("upload aborted: {why}")),

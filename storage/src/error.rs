@@ -25,6 +25,19 @@ pub enum StorageError {
         /// Bytes still free.
         available: u64,
     },
+    /// The grant cannot be used for this: it does not exist, is revoked, locked or expired,
+    /// or its download limit is reached. Deliberately says nothing about which, so that every
+    /// case gets the same answer.
+    #[error("this share is not available")]
+    GrantUnavailable,
+    /// The upload would take a grant past its upload cap; nothing was stored.
+    #[error("share upload cap exceeded: {needed} more bytes needed, {available} available")]
+    GrantCapExceeded {
+        /// Bytes the operation needed.
+        needed: u64,
+        /// Bytes still allowed through the grant.
+        available: u64,
+    },
     /// The upload's size differs from the size it announced.
     #[error("upload size mismatch: announced {announced} bytes, received {received}")]
     SizeMismatch {

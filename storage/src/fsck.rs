@@ -8,6 +8,7 @@ use crate::Storage;
 use crate::audit::AuditReport;
 use crate::error::{Result, StorageError};
 use crate::ids::{BlobId, FileId};
+use crate::meta::GrantFaults;
 use crate::quota::QuotaAccount;
 
 /// A quota counter that does not match the records.
@@ -46,6 +47,8 @@ pub struct FsckReport {
     pub garbage: usize,
     /// The audit chain's verification.
     pub audit: AuditReport,
+    /// Grant indexes, grant targets and uploader entries.
+    pub grants: GrantFaults,
 }
 
 impl FsckReport {
@@ -57,13 +60,14 @@ impl FsckReport {
             && self.orphans.is_empty()
             && self.quota_drift.is_empty()
             && self.audit.first_break.is_none()
+            && self.grants.is_clean()
     }
 }
 
 impl Storage {
     /// Checks quota sums, that every file has its object with the recorded size, (when
     /// `deep`) that every object decrypts and matches its checksum, lists orphan objects,
-    /// and verifies the audit chain.
+    /// checks the grants' indexes and targets, and verifies the audit chain.
     pub async fn fsck(&self, deep: bool) -> Result<FsckReport> {
         let files = self.meta.all_files().await?;
         let pending = self.meta.pending_uploads().await?;
@@ -85,6 +89,7 @@ impl Storage {
             pending_uploads: pending.len(),
             garbage: self.meta.garbage().await?.len(),
             audit: self.meta.verify_audit().await?,
+            grants: self.meta.check_grants().await?,
         };
 
         let mut used: HashMap<QuotaAccount, u64> = HashMap::new();

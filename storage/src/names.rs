@@ -55,6 +55,16 @@ pub fn file_sha256_context(file: crate::ids::FileId) -> Vec<u8> {
     [b"file-sha256:".as_slice(), file.as_bytes()].concat()
 }
 
+/// Sealing context of who uploaded a file through a grant (see [`crate::Uploader`]).
+pub fn file_uploader_context(file: crate::ids::FileId) -> Vec<u8> {
+    [b"file-uploader:".as_slice(), file.as_bytes()].concat()
+}
+
+/// Sealing context of a grant's recipient and note (see [`crate::GrantRecipient`]).
+pub fn grant_recipient_context(grant: crate::ids::GrantId) -> Vec<u8> {
+    [b"grant-recipient:".as_slice(), grant.as_bytes()].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

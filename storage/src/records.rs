@@ -12,6 +12,10 @@ use crate::ids::{BlobId, CaseId, FileId, FolderId, GrantId, OrgId, UploadId, Use
 use crate::quota::QuotaAccount;
 use crate::time::Timestamp;
 
+mod grants;
+
+pub use grants::{GrantAudience, GrantRecord, GrantRole, GrantStatus, GrantTarget};
+
 /// A user account.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UserRecord {
@@ -150,68 +154,6 @@ pub struct FileRecord {
     /// Visible to the case owner only (files dropped through a drop-only grant).
     pub owner_only: bool,
     /// When it was committed.
-    pub created_at: Timestamp,
-}
-
-/// What a grant lets its holder do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GrantRole {
-    /// See and download.
-    Read,
-    /// Also upload, rename, delete.
-    Edit,
-    /// Upload only; see nothing.
-    Drop,
-}
-
-/// What a grant points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GrantTarget {
-    /// A whole case.
-    Case(CaseId),
-    /// A folder and everything under it.
-    Folder(CaseId, FolderId),
-    /// A single file.
-    File(CaseId, FileId),
-}
-
-impl GrantTarget {
-    /// The case the target lies in.
-    pub fn case(&self) -> CaseId {
-        match *self {
-            GrantTarget::Case(c) | GrantTarget::Folder(c, _) | GrantTarget::File(c, _) => c,
-        }
-    }
-}
-
-/// A share grant. Its settings are defined by the server; storage keeps it consistent.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GrantRecord {
-    /// The grant's id.
-    pub id: GrantId,
-    /// The owner who created it.
-    pub owner: UserId,
-    /// What it points at.
-    pub target: GrantTarget,
-    /// What it allows.
-    pub role: GrantRole,
-    /// The colleague it is for, when it is not an external link.
-    pub grantee: Option<UserId>,
-    /// SHA-256 of the link token, for external links.
-    pub token_hash: Option<casevault_crypto::TokenHash>,
-    /// argon2id hash of the link password, if any.
-    pub password: Option<PasswordHash>,
-    /// Sealed recipient e-mail and note.
-    pub recipient: Option<Sealed>,
-    /// When it stops working.
-    pub expires_at: Option<Timestamp>,
-    /// Completed downloads allowed (1 = one-time link).
-    pub download_limit: Option<u32>,
-    /// Completed downloads so far.
-    pub downloads: u32,
-    /// Revocation time, if revoked.
-    pub revoked_at: Option<Timestamp>,
-    /// Creation time.
     pub created_at: Timestamp,
 }
 

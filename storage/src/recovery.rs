@@ -3,7 +3,9 @@
 //! Run at start (everything pending is stale then) and periodically with a grace period (so
 //! that uploads in progress are left alone). It aborts stale uploads and releases their
 //! reservations, deletes objects queued for deletion, and deletes orphan objects: objects
-//! that neither a file nor a pending upload refers to.
+//! that neither a file nor a pending upload refers to. At start it also forgets every
+//! download claimed through a grant (no transfer survives a restart) and removes grants
+//! whose target is gone.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -21,12 +23,26 @@ pub struct RecoveryReport {
     pub garbage_deleted: usize,
     /// Unreferenced objects (and local staging files) deleted.
     pub orphans_deleted: usize,
+    /// Grants whose downloads in flight were reset (at start only).
+    pub download_claims_reset: usize,
+    /// Grants removed because what they pointed at is gone (at start only).
+    pub grants_pruned: usize,
 }
 
 impl Storage {
     /// Sweeps everything: to be called when no upload can be in progress (at start).
     pub async fn recover(&self) -> Result<RecoveryReport> {
-        self.sweep(None).await
+        let mut report = self.sweep(None).await?;
+        report.download_claims_reset = self.meta.reset_downloads_in_flight().await?;
+        report.grants_pruned = self.meta.prune_dangling_grants().await?;
+        if report.download_claims_reset > 0 || report.grants_pruned > 0 {
+            tracing::info!(
+                claims_reset = report.download_claims_reset,
+                grants_pruned = report.grants_pruned,
+                "grant clean-up at start"
+            );
+        }
+        Ok(report)
     }
 
     /// Sweeps what is older than `grace`: safe while the server is running.

@@ -500,6 +500,8 @@ fn admin_backup_and_restore() {
                     expected_size: None,
                     on_conflict: OnConflict::Fail,
                     owner_only: false,
+                    grant: None,
+                    uploader: None,
                 },
                 Box::pin(body),
             )

@@ -89,8 +89,8 @@ pub fn fsck(
             let swept = storage.recover().await.map_err(failed)?;
             audit(&storage, "admin.fsck.repair").await?;
             console.line(format_args!(
-                "repair: {} interrupted uploads aborted, {} queued deletions done, {} orphan objects deleted",
-                swept.uploads_aborted, swept.garbage_deleted, swept.orphans_deleted
+                "repair: {} interrupted uploads aborted, {} queued deletions done, {} orphan objects deleted, {} shares of deleted items removed",
+                swept.uploads_aborted, swept.garbage_deleted, swept.orphans_deleted, swept.grants_pruned
             ))?;
         }
         storage.fsck(args.deep).await.map_err(failed)
@@ -142,6 +142,28 @@ pub fn print_report(
         console.line(format_args!(
             "problem: quota of {account}: recorded {} used / {} reserved, actual {} / {}",
             drift.recorded_used, drift.recorded_reserved, drift.actual_used, drift.actual_reserved
+        ))?;
+    }
+    let grants = &report.grants;
+    for grant in &grants.missing_targets {
+        console.line(format_args!(
+            "problem: share {grant}: what it points at is gone (`casevault fsck --repair` removes it)"
+        ))?;
+    }
+    for grant in &grants.unindexed {
+        console.line(format_args!(
+            "problem: share {grant}: an index entry is missing"
+        ))?;
+    }
+    if grants.stray_index_entries > 0 {
+        console.line(format_args!(
+            "problem: {} share index entries name no matching share",
+            grants.stray_index_entries
+        ))?;
+    }
+    for file in &grants.stray_uploaders {
+        console.line(format_args!(
+            "problem: uploader entry of file {file}: the file is gone"
         ))?;
     }
     if let Some(broken) = &report.audit.first_break {

@@ -68,6 +68,8 @@ pub async fn create(
             expected_size: Some(length),
             on_conflict: metadata.on_conflict,
             owner_only: false,
+            grant: None,
+            uploader: None,
         })
         .await?;
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(lifetime_ms()));

@@ -5,6 +5,7 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::files::FileTrees;
+use super::grants::{GrantTrees, grant_ids_of_case, prune_grants};
 use super::{Meta, abort, get, join_index, key, name_key, tx_get, tx_put};
 use crate::codec;
 use crate::error::{Result, StorageError};
@@ -74,8 +75,8 @@ impl Meta {
         .await
     }
 
-    /// Deletes a case with its key, folders and files in one transaction, releases their
-    /// quota and queues their objects for deletion. Without the wrapped case key nothing of
+    /// Deletes a case with its key, folders, files and grants in one transaction, releases
+    /// their quota and queues their objects for deletion. Without the wrapped case key nothing of
     /// the case can be decrypted any more, from this store or from any backup of it.
     pub async fn delete_case(&self, id: CaseId) -> Result<Vec<BlobId>> {
         self.run_durable(move |m| {
@@ -95,7 +96,8 @@ impl Meta {
                 .scan_prefix(id.as_bytes())
                 .keys()
                 .collect::<std::result::Result<_, _>>()?;
-            let trees = [
+            let grants = grant_ids_of_case(m, id)?;
+            let mut trees = vec![
                 &t.cases,
                 &t.cases_by_account,
                 &t.folders,
@@ -106,7 +108,9 @@ impl Meta {
                 &t.names,
                 &t.quota,
                 &t.garbage,
+                &t.file_uploaders,
             ];
+            trees.extend(t.grant_trees());
             let blobs = trees[..].transaction(|tx| {
                 let [
                     cases,
@@ -119,6 +123,8 @@ impl Meta {
                     names_tx,
                     quota,
                     garbage,
+                    uploaders,
+                    grant_trees @ ..,
                 ] = &tx[..]
                 else {
                     return abort(StorageError::Invalid("transaction trees".into()));
@@ -136,6 +142,7 @@ impl Meta {
                             by_blob,
                             quota,
                             garbage,
+                            uploaders,
                         };
                         trees.remove(&file)?;
                         blobs.push(file.blob);
@@ -150,10 +157,12 @@ impl Meta {
                 for name in &names {
                     names_tx.remove(name)?;
                 }
+                GrantTrees::new(grant_trees)?.remove_where(&grants, |_| true)?;
                 by_account.remove(key(&[&case.account.key(), id.as_bytes()]))?;
                 cases.remove(id.as_bytes())?;
                 Ok(blobs)
             })?;
+            prune_grants(m, id)?;
             Ok(blobs)
         })
         .await

@@ -1,4 +1,8 @@
 //! Files: the commit transaction, listing, rename, move and delete.
+//!
+//! A file uploaded through a grant is charged to the grant in its commit transaction, and
+//! who uploaded it is kept (sealed) in the `file_uploaders` tree, which loses the entry
+//! with the file.
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
@@ -7,11 +11,14 @@ use super::cases::{
     NAME_FILE, NameEntry, check_folder_in_case, codec_now, name_value, parse_name_value,
     release_used,
 };
+use super::grant_counters::charge_upload;
+use super::grants::{GrantTrees, grant_ids_of_case, prune_grants};
 use super::{Meta, abort, get, join_index, key, name_key, tx_get, tx_put};
 use crate::error::{Result, StorageError};
-use crate::ids::{BlobId, CaseId, FileId, FolderId, UploadId};
+use crate::ids::{BlobId, CaseId, FileId, FolderId, GrantId, UploadId};
 use crate::quota::QuotaRecord;
-use crate::records::{FileRecord, PendingUpload};
+use crate::records::{FileRecord, GrantTarget, PendingUpload};
+use crate::time::Timestamp;
 
 /// The trees a file record lives in, inside one transaction.
 pub(crate) struct FileTrees<'a> {
@@ -20,6 +27,7 @@ pub(crate) struct FileTrees<'a> {
     pub by_blob: &'a TransactionalTree,
     pub quota: &'a TransactionalTree,
     pub garbage: &'a TransactionalTree,
+    pub uploaders: &'a TransactionalTree,
 }
 
 impl FileTrees<'_> {
@@ -35,6 +43,7 @@ impl FileTrees<'_> {
             .remove(key(&[file.case.as_bytes(), file.id.as_bytes()]))?;
         self.by_blob.remove(file.blob.as_bytes())?;
         self.garbage.insert(file.blob.as_bytes(), codec_now())?;
+        self.uploaders.remove(file.id.as_bytes())?;
         Ok(())
     }
 }
@@ -57,6 +66,12 @@ pub struct CommitFile {
     pub file: FileRecord,
     /// Conflict policy.
     pub on_conflict: OnConflict,
+    /// The grant the file is uploaded through: its size is charged to the grant, and the
+    /// commit is refused past the grant's upload cap or once the grant no longer accepts
+    /// uploads.
+    pub grant: Option<GrantId>,
+    /// Who uploaded the file, sealed with the case key (see [`crate::Uploader`]).
+    pub uploader: Option<casevault_crypto::Sealed>,
 }
 
 impl Meta {
@@ -77,7 +92,10 @@ impl Meta {
                 &t.names,
                 &t.quota,
                 &t.garbage,
+                &t.file_uploaders,
+                &t.grants,
             ];
+            let now = Timestamp::now();
             let replaced = trees[..].transaction(|tx| {
                 let [
                     uploads,
@@ -89,6 +107,8 @@ impl Meta {
                     names,
                     quota,
                     garbage,
+                    uploaders,
+                    grants,
                 ] = &tx[..]
                 else {
                     return abort(StorageError::Invalid("transaction trees".into()));
@@ -121,6 +141,7 @@ impl Meta {
                                     by_blob,
                                     quota,
                                     garbage,
+                                    uploaders,
                                 }
                                 .remove(&old)?;
                                 replaced = Some(old.blob);
@@ -135,6 +156,12 @@ impl Meta {
                     return abort(StorageError::Invalid(
                         "file larger than its reservation".into(),
                     ));
+                }
+                if let Some(grant) = commit.grant {
+                    charge_upload(grants, grant, file.case, file.size, now)?;
+                }
+                if let Some(uploader) = &commit.uploader {
+                    tx_put(uploaders, file.id.as_bytes(), uploader)?;
                 }
                 record.reserved = record.reserved.saturating_sub(upload.reserved);
                 record.used = record.used.saturating_add(file.size);
@@ -213,20 +240,37 @@ impl Meta {
         .await
     }
 
-    /// Deletes a file record, releases its quota and queues its object for deletion.
+    /// Deletes a file record with the grants pointing at it and who uploaded it, releases
+    /// its quota and queues its object for deletion.
     pub async fn delete_file(&self, id: FileId) -> Result<FileRecord> {
         self.run_durable(move |m| {
+            let Some(found) = get::<FileRecord>(&m.trees.files, id.as_bytes())? else {
+                return Err(StorageError::NotFound("file"));
+            };
+            let planned = grant_ids_of_case(m, found.case)?;
             let t = &m.trees;
-            let trees = [
+            let mut trees = vec![
                 &t.files,
                 &t.files_by_case,
                 &t.files_by_blob,
                 &t.names,
                 &t.quota,
                 &t.garbage,
+                &t.file_uploaders,
             ];
+            trees.extend(t.grant_trees());
             let record = trees[..].transaction(|tx| {
-                let [files, by_case, by_blob, names, quota, garbage] = &tx[..] else {
+                let [
+                    files,
+                    by_case,
+                    by_blob,
+                    names,
+                    quota,
+                    garbage,
+                    uploaders,
+                    rest @ ..,
+                ] = &tx[..]
+                else {
                     return abort(StorageError::Invalid("transaction trees".into()));
                 };
                 let Some(file) = tx_get::<FileRecord>(files, id.as_bytes())? else {
@@ -238,12 +282,38 @@ impl Meta {
                     by_blob,
                     quota,
                     garbage,
+                    uploaders,
                 }
                 .remove(&file)?;
                 names.remove(name_key(file.case, file.folder, &file.name_tag))?;
+                GrantTrees::new(rest)?.remove_where(&planned, |target| {
+                    *target == GrantTarget::File(file.case, id)
+                })?;
                 Ok(file)
             })?;
+            prune_grants(m, record.case)?;
             Ok(record)
+        })
+        .await
+    }
+
+    /// Who uploaded a file through a grant, sealed (see [`crate::Storage::file_uploader`]).
+    pub async fn file_uploader(&self, id: FileId) -> Result<Option<casevault_crypto::Sealed>> {
+        self.run(move |m| get(&m.trees.file_uploaders, id.as_bytes()))
+            .await
+    }
+
+    /// Every file id with an uploader entry (for the integrity check).
+    pub async fn file_uploader_ids(&self) -> Result<Vec<FileId>> {
+        self.run(|m| {
+            m.trees
+                .file_uploaders
+                .iter()
+                .keys()
+                .map(|k| {
+                    FileId::from_slice(&k?).map_err(|_| StorageError::Codec("uploader key".into()))
+                })
+                .collect()
         })
         .await
     }

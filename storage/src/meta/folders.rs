@@ -15,11 +15,12 @@ use sled::{IVec, Transactional};
 
 use super::cases::{NAME_FOLDER, check_folder_in_case, name_value};
 use super::files::FileTrees;
+use super::grants::{GrantTrees, grant_ids_of_case, prune_grants};
 use super::{Meta, abort, get, join_index, key, name_key, name_prefix, tx_get, tx_put};
 use crate::codec;
 use crate::error::{Result, StorageError};
-use crate::ids::{BlobId, CaseId, FolderId};
-use crate::records::{FileRecord, FolderRecord};
+use crate::ids::{BlobId, CaseId, FolderId, GrantId};
+use crate::records::{FileRecord, FolderRecord, GrantTarget};
 
 /// How many times a change is planned again when other requests keep changing its folders.
 const ATTEMPTS: usize = 8;
@@ -128,8 +129,9 @@ impl Meta {
     }
 
     /// Deletes a folder with every folder and file below it in one transaction: the files'
-    /// quota is released, their objects are queued for deletion, and every name-index entry
-    /// inside the folders goes with the folder's own.
+    /// quota is released, their objects are queued for deletion, every name-index entry
+    /// inside the folders goes with the folder's own, and so do the grants pointing at any
+    /// of them.
     pub async fn delete_folder(&self, id: FolderId) -> Result<FolderDeletion> {
         self.run_durable(move |m| {
             replan(|| {
@@ -138,7 +140,7 @@ impl Meta {
                 };
                 let case = tree.root.record.case;
                 let t = &m.trees;
-                let trees = [
+                let mut trees = vec![
                     &t.folders,
                     &t.folders_by_case,
                     &t.files,
@@ -147,7 +149,9 @@ impl Meta {
                     &t.names,
                     &t.quota,
                     &t.garbage,
+                    &t.file_uploaders,
                 ];
+                trees.extend(t.grant_trees());
                 let deletion = trees[..].transaction(|tx| {
                     let [
                         folders,
@@ -158,6 +162,8 @@ impl Meta {
                         names,
                         quota,
                         garbage,
+                        uploaders,
+                        grant_trees @ ..,
                     ] = &tx[..]
                     else {
                         return abort(StorageError::Invalid("transaction trees".into()));
@@ -181,6 +187,7 @@ impl Meta {
                         by_blob,
                         quota,
                         garbage,
+                        uploaders,
                     };
                     let mut deletion = FolderDeletion::default();
                     for (file, _) in &tree.files {
@@ -197,8 +204,13 @@ impl Meta {
                     for name in tree.names.iter().chain(&tree.root.name_key) {
                         names.remove(name)?;
                     }
+                    GrantTrees::new(grant_trees)?
+                        .remove_where(&tree.grants, |target| tree.contains(target))?;
                     Ok(Some(deletion))
                 })?;
+                if deletion.is_some() {
+                    prune_grants(m, case)?;
+                }
                 Ok(deletion)
             })
         })
@@ -278,6 +290,8 @@ struct Subtree {
     files: Vec<(FileRecord, IVec)>,
     /// Every name-index entry inside those folders.
     names: Vec<IVec>,
+    /// Every grant of the case (those pointing inside are removed with the folder).
+    grants: Vec<GrantId>,
 }
 
 impl Subtree {
@@ -320,7 +334,17 @@ impl Subtree {
             folders,
             files,
             names,
+            grants: grant_ids_of_case(m, case)?,
         }))
+    }
+
+    /// Whether a grant's target is one of the folders or files of the subtree.
+    fn contains(&self, target: &GrantTarget) -> bool {
+        match *target {
+            GrantTarget::Case(_) => false,
+            GrantTarget::Folder(_, folder) => self.folders.iter().any(|(f, _)| *f == folder),
+            GrantTarget::File(_, file) => self.files.iter().any(|(f, _)| f.id == file),
+        }
     }
 }
 
@@ -447,6 +471,8 @@ mod tests {
             upload: upload.id,
             file: record.clone(),
             on_conflict: OnConflict::Fail,
+            grant: None,
+            uploader: None,
         })
         .await
         .expect("commit");

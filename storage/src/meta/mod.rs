@@ -9,6 +9,8 @@ pub mod backup;
 mod cases;
 mod files;
 mod folders;
+mod grant_check;
+mod grant_counters;
 mod grants;
 mod sessions;
 mod uploads;
@@ -25,6 +27,7 @@ use crate::quota::{QuotaAccount, QuotaRecord};
 
 pub use files::{CommitFile, OnConflict};
 pub use folders::FolderDeletion;
+pub use grant_check::GrantFaults;
 pub use sessions::{ApiTokenId, ApiTokenRecord, SessionRecord};
 
 /// How long [`Meta::open`] waits for another handle to release the database.
@@ -46,9 +49,18 @@ pub(crate) struct Trees {
     pub files_by_blob: Tree,
     /// (case, parent folder, name tag) → kind byte + id; files and folders share it.
     pub names: Tree,
+    /// Grant id → grant; see [`grants::GrantTrees`] for its four indexes.
     pub grants: Tree,
+    /// Owner ‖ grant → ().
     pub grants_by_owner: Tree,
+    /// Link-token hash → grant id.
     pub grants_by_token: Tree,
+    /// Colleague ‖ grant → (): "shared with me".
+    pub grants_by_grantee: Tree,
+    /// Case ‖ grant → ().
+    pub grants_by_case: Tree,
+    /// File id → who uploaded it through a grant, sealed with the case key.
+    pub file_uploaders: Tree,
     pub quota: Tree,
     pub uploads: Tree,
     /// Objects whose records are gone and that must be deleted from the object store.
@@ -122,6 +134,9 @@ impl Meta {
             grants: tree("grants")?,
             grants_by_owner: tree("grants_by_owner")?,
             grants_by_token: tree("grants_by_token")?,
+            grants_by_grantee: tree("grants_by_grantee")?,
+            grants_by_case: tree("grants_by_case")?,
+            file_uploaders: tree("file_uploaders")?,
             quota: tree("quota")?,
             uploads: tree("uploads")?,
             garbage: tree("garbage")?,
@@ -326,4 +341,26 @@ pub(crate) fn temp_meta() -> (tempfile::TempDir, Meta) {
     let dir = tempfile::tempdir().expect("tempdir");
     let meta = Meta::open(&dir.path().join("meta")).expect("open");
     (dir, meta)
+}
+
+/// A case with a throw-away key in a unit-test database.
+#[cfg(test)]
+pub(crate) async fn temp_case(meta: &Meta) -> crate::ids::CaseId {
+    use casevault_crypto::{CaseKey, Keyring, Sealed};
+    let now = crate::time::Timestamp::now();
+    let record = crate::records::CaseRecord {
+        id: crate::ids::CaseId::random(),
+        account: QuotaAccount::User(crate::ids::UserId::random()),
+        created_by: crate::ids::UserId::random(),
+        wrapped_key: Keyring::generate().wrap_case_key(&CaseKey::generate()),
+        patient_ref: Sealed(vec![]),
+        title: Sealed(vec![]),
+        comments: Sealed(vec![]),
+        status: crate::records::CaseStatus::Active,
+        labels: vec![],
+        created_at: now,
+        expires_at: None,
+        updated_at: now,
+    };
+    meta.create_case(record).await.expect("case").id
 }

@@ -26,7 +26,8 @@ use futures::{Stream, StreamExt};
 
 use crate::Storage;
 use crate::error::{Result, StorageError};
-use crate::ids::{BlobId, CaseId, FileId, FolderId};
+use crate::grants::Uploader;
+use crate::ids::{BlobId, CaseId, FileId, FolderId, GrantId};
 use crate::meta::OnConflict;
 use crate::names::{file_name_context, file_sha256_context, name_tag, validate_name};
 use crate::records::{Actor, FileRecord};
@@ -51,6 +52,13 @@ pub struct NewFile {
     pub on_conflict: OnConflict,
     /// Visible to the case owner only (drop-folder uploads).
     pub owner_only: bool,
+    /// The grant the file comes through, if any: the upload is refused once the grant
+    /// stops accepting uploads or would pass its upload cap, and the commit adds the file's
+    /// size to the grant's `uploaded` in the same transaction.
+    pub grant: Option<GrantId>,
+    /// Who uploads it, as they told a share's upload form: kept sealed with the file and
+    /// read back with [`Storage::file_uploader`].
+    pub uploader: Option<Uploader>,
 }
 
 impl Storage {

@@ -13,6 +13,7 @@ use super::guard::UploadGuard;
 use crate::Storage;
 use crate::blob::BlobWriter;
 use crate::error::{Result, StorageError};
+use crate::grants::seal_uploader;
 use crate::ids::{BlobId, FileId, UploadId};
 use crate::kind::{SNIFF_LEN, classify};
 use crate::meta::{CommitFile, OnConflict};
@@ -57,6 +58,9 @@ pub struct UploadSession {
     received: u64,
     /// Bytes reserved so far.
     reserved: u64,
+    /// Bytes the grant the upload comes through allowed when last asked (`u64::MAX`
+    /// without a grant).
+    grant_room: u64,
     /// Set while a write runs. Still set when the next call begins, it means that write's
     /// future was dropped halfway and the object no longer matches `received`.
     writing: bool,
@@ -105,14 +109,23 @@ impl fmt::Debug for UploadSession {
 }
 
 impl Storage {
-    /// Starts an upload: checks the name, the case and the folder, refuses a taken name
-    /// (unless the upload is to replace it), records the upload as pending, reserves the
+    /// Starts an upload: checks the name, the grant it comes through (if any: it must still
+    /// accept uploads and have room for the announced size), the case and the folder,
+    /// refuses a taken name (unless the upload is to replace it), records the upload as pending, reserves the
     /// announced size if there is one and starts the object.
     ///
     /// Nothing is left behind when this fails. The name is checked again when the upload
     /// finishes, since another upload may take it in the meantime.
     pub async fn begin_upload(&self, new: NewFile) -> Result<UploadSession> {
         validate_name(&new.name)?;
+        let grant_room = match new.grant {
+            Some(grant) => self
+                .meta
+                .check_grant_upload(grant, new.expected_size.unwrap_or(0))
+                .await?
+                .upload_available(),
+            None => u64::MAX,
+        };
         let (case, key) = self.case_with_key(new.case).await?;
         if let Some(folder) = new.folder {
             match self.meta.folder(folder).await? {
@@ -159,6 +172,7 @@ impl Storage {
                 object: Some(object),
                 received: 0,
                 reserved,
+                grant_room,
                 writing: false,
                 guard,
             }),
@@ -220,8 +234,9 @@ impl UploadSession {
     ///
     /// Fails with [`StorageError::SizeMismatch`] if they would take the upload past its
     /// announced size (no byte of them is accepted), with [`StorageError::QuotaExceeded`] if
-    /// the quota cannot cover them, and with whatever the object store or the database
-    /// reports; every failure cleans the upload up and spends the session.
+    /// the quota cannot cover them, with [`StorageError::GrantCapExceeded`] or
+    /// [`StorageError::GrantUnavailable`] if the grant the upload comes through no longer
+    /// allows them, and with whatever the object store or the database reports; every failure cleans the upload up and spends the session.
     ///
     /// Not cancel-safe: if the returned future is dropped before it completes, the session
     /// cannot tell how much of `bytes` reached the object, and its next call cleans it up and
@@ -289,6 +304,20 @@ impl UploadSession {
 
     async fn accept(&mut self, bytes: &[u8]) -> Result<()> {
         let received = self.received + bytes.len() as u64;
+        // Through a grant: its cap is checked again whenever the bytes pass what it last
+        // allowed, and at every reservation step (which also notices a revocation).
+        if let Some(grant) = self.new.grant
+            && (received > self.grant_room
+                || (self.new.expected_size.is_none() && self.reserved < received))
+        {
+            self.grant_room = self
+                .guard
+                .storage
+                .meta
+                .check_grant_upload(grant, received)
+                .await?
+                .upload_available();
+        }
         match self.new.expected_size {
             Some(announced) if received > announced => {
                 return Err(StorageError::SizeMismatch {
@@ -367,12 +396,19 @@ impl UploadSession {
             owner_only: self.new.owner_only,
             created_at: Timestamp::now(),
         };
+        let uploader = self
+            .new
+            .uploader
+            .as_ref()
+            .map(|who| seal_uploader(&self.key, id, who));
         let replaced = storage
             .meta
             .commit_file(CommitFile {
                 upload: self.guard.upload,
                 file: file.clone(),
                 on_conflict: self.new.on_conflict,
+                grant: self.new.grant,
+                uploader: uploader.transpose()?,
             })
             .await?;
         self.guard.armed = false;

@@ -5,6 +5,7 @@ mod audit;
 mod crash;
 mod failures;
 mod folders;
+mod grants;
 mod keys;
 mod quota;
 mod roundtrip;

@@ -197,6 +197,8 @@ pub fn new_file(case: &CaseRecord, name: &str) -> NewFile {
         expected_size: None,
         on_conflict: OnConflict::Fail,
         owner_only: false,
+        grant: None,
+        uploader: None,
     }
 }
 
