@@ -156,7 +156,6 @@ enum ClaimStep {
 
 /// A download in progress under a session's claim: call [`ClaimGuard::finish`] with the
 /// bytes sent when the transfer ends.
-#[derive(Debug)]
 pub struct ClaimGuard {
     state: AppState,
     session: TokenHash,
@@ -307,7 +306,7 @@ pub fn watched<S, E>(
 ) -> impl Stream<Item = Result<Bytes, BoxError>> + Send + 'static
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
-    E: Into<BoxError>,
+    E: Into<BoxError> + Send,
 {
     futures::stream::unfold(Some((inner, watch)), move |state| {
         let sent = Arc::clone(&sent);
