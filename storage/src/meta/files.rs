@@ -303,21 +303,6 @@ impl Meta {
             .await
     }
 
-    /// Every file id with an uploader entry (for the integrity check).
-    pub async fn file_uploader_ids(&self) -> Result<Vec<FileId>> {
-        self.run(|m| {
-            m.trees
-                .file_uploaders
-                .iter()
-                .keys()
-                .map(|k| {
-                    FileId::from_slice(&k?).map_err(|_| StorageError::Codec("uploader key".into()))
-                })
-                .collect()
-        })
-        .await
-    }
-
     /// Whether a committed file uses this object.
     pub async fn blob_in_use(&self, blob: BlobId) -> Result<bool> {
         self.run(move |m| Ok(m.trees.files_by_blob.contains_key(blob.as_bytes())?))
