@@ -26,7 +26,9 @@ mod cases;
 mod download;
 mod folders;
 mod fsck;
+mod outbox;
 mod recovery;
+mod server_key;
 mod upload;
 
 use std::sync::{Arc, RwLock};
@@ -40,9 +42,10 @@ pub use config::{BlobBackend, S3Config, SecretString, StorageConfig};
 pub use download::FileStream;
 pub use error::{Result, StorageError};
 pub use fsck::FsckReport;
-pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, OrgId, UploadId, UserId};
+pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, MailId, OrgId, UploadId, UserId};
 pub use kind::FileKind;
-pub use meta::{FolderDeletion, Meta, OnConflict};
+pub use meta::{FolderDeletion, MailStatus, Meta, OnConflict};
+pub use outbox::{Backoff, NewMail, OutboxMessage};
 pub use quota::{QuotaAccount, QuotaRecord};
 pub use records::*;
 pub use recovery::RecoveryReport;
@@ -123,8 +126,8 @@ impl Storage {
         Ok((case, key))
     }
 
-    /// Makes a new master key current, re-wraps every case key with it, then forgets the
-    /// old keys. The keyring is saved at `key_file` before any case is re-wrapped and again
+    /// Makes a new master key current, re-wraps every case key (and the server-values key)
+    /// with it, then forgets the old keys. The keyring is saved at `key_file` before any case is re-wrapped and again
     /// at the end, so a crash in between loses nothing. File data keys are untouched: only
     /// case keys are re-wrapped. Returns the number of cases re-wrapped.
     ///
@@ -157,6 +160,7 @@ impl Storage {
             self.meta.update_case(case).await?;
             rewrapped += 1;
         }
+        self.rewrap_server_key().await?;
         let still_used = self.meta.run(|m| m.case_kek_ids()).await?;
         let mut keyring = self.keyring.write().map_err(|_| poisoned())?;
         let current = keyring.current().id();

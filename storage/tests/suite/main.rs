@@ -6,6 +6,7 @@ mod crash;
 mod failures;
 mod folders;
 mod keys;
+mod outbox;
 mod quota;
 mod roundtrip;
 mod sessions;
