@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
 pub mod server;

@@ -34,6 +34,8 @@ pub struct App {
     pub passwords: casevault_crypto::PasswordHasher,
     /// Session timeouts, the login throttle and the session clock.
     pub auth: crate::auth::runtime::AuthSlot,
+    /// Outgoing mail: the queue and, when `[smtp]` is configured, its delivery worker.
+    pub mail: crate::mail::Mailer,
     /// Resumable (tus) uploads in progress.
     pub uploads: Arc<crate::tus::TusUploads>,
     /// The validated settings the server was started with.
