@@ -8,6 +8,7 @@ mod errors;
 mod headers;
 mod health;
 mod limits;
+mod mail;
 mod openapi;
 mod redirect;
 mod shutdown;

@@ -22,7 +22,7 @@ mod worker;
 
 use std::sync::Arc;
 
-use casevault_storage::{Backoff, MailId, OutboxMessage, Storage, StorageError, UserId};
+use casevault_storage::{Backoff, Storage, StorageError, UserId};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SmtpSettings;
 use crate::error::ApiError;
 
+pub use casevault_storage::{MailId, MailStatus, OutboxMessage};
 pub use message::{MAX_SUBJECT_CHARS, Message};
 pub use worker::{KEEP_FAILED, KEEP_SENT};
 

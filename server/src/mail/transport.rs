@@ -59,7 +59,11 @@ impl Sender {
             detail: format!("invalid recipient address: {err}"),
             summary: "invalid recipient address".into(),
         })?;
+        // The same id at every attempt: a message sent twice (a crash between sending and
+        // recording it) is recognisably one message.
+        let message_id = format!("<{}@{}>", message.id, self.from.email.domain());
         let email = lettre::Message::builder()
+            .message_id(Some(message_id))
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.as_str())
