@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests: start the real server in-process on a free port with
 //! a fresh data directory, and talk to it over real TLS with clients that trust only its
-//! certificate.
+//! certificate. [`mail_sink`] reads what the test SMTP server received.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -9,6 +9,8 @@
 //! assert_eq!(response.status(), 200);
 //! # }
 //! ```
+
+pub mod mail_sink;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -320,7 +322,7 @@ pub const ADMIN_EMAIL: &str = "admin@example-clinic.org";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Like [`spawn_app_with`], also handing back the application state (storage, auth
-/// runtime). The state keeps the database open until it is dropped.
+/// runtime, mailer). The state keeps the database open until it is dropped.
 pub async fn spawn_app_with_state(
     configure: impl FnOnce(&mut Settings),
 ) -> (TestApp, casevault_server::AppState) {
@@ -335,19 +337,30 @@ pub async fn spawn_app_with_state_on(
     backend: Backend,
     configure: impl FnOnce(&mut Settings),
 ) -> Option<(TestApp, casevault_server::AppState)> {
-    init_logging();
     let s3 = match backend {
         Backend::Local => None,
         Backend::S3 => Some(s3_settings()?),
     };
     let data_dir = tempfile::tempdir().expect("create a temporary data directory");
-    let settings = test_settings(data_dir.path(), |settings| {
+    let started = spawn_app_in_with_state(data_dir, |settings| {
         if let Some(s3) = s3 {
             settings.storage.backend = StorageBackend::S3;
             settings.storage.s3 = Some(s3);
         }
         configure(settings);
-    });
+    })
+    .await;
+    Some(started)
+}
+
+/// Like [`spawn_app_in`], also handing back the application state. Drop the state (and
+/// stop the app) before starting another server in the same data directory.
+pub async fn spawn_app_in_with_state(
+    data_dir: TempDir,
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, casevault_server::AppState) {
+    init_logging();
+    let settings = test_settings(data_dir.path(), configure);
     let server = Server::build(settings.clone())
         .await
         .expect("the test server starts");
@@ -369,7 +382,7 @@ pub async fn spawn_app_with_state_on(
         handle: server.handle(),
         task: tokio::spawn(server.run_until_stopped()),
     };
-    Some((app, state))
+    (app, state)
 }
 
 /// A server whose first administrator ([`ADMIN_EMAIL`], [`ADMIN_PASSWORD`]) has been

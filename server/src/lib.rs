@@ -30,6 +30,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod links;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
 pub mod server;

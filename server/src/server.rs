@@ -50,6 +50,9 @@ pub enum StartError {
     /// The keys or the storage could not be opened.
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    /// The SMTP client could not be set up.
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// Password hashes computed at once (each takes ~19 MiB and one core for ~40 ms); more
@@ -118,8 +121,10 @@ impl Server {
         let settings = Arc::new(settings);
         let uploads = Arc::new(crate::tus::TusUploads::default());
         uploads.spawn_sweeper(shutdown.clone());
+        let mail = crate::mail::Mailer::new(storage.clone(), settings.smtp.as_ref())?;
         let state = AppState::new(App {
             links: Default::default(),
+            mail,
             uploads,
             storage,
             passwords: casevault_crypto::PasswordHasher::new(
@@ -192,8 +197,10 @@ impl Server {
         ServerHandle(self.shutdown.clone())
     }
 
-    /// Serves until [`ServerHandle::shutdown`], then drains connections and returns.
+    /// Serves until [`ServerHandle::shutdown`], then drains connections and returns. The
+    /// mail delivery worker runs meanwhile and has stopped when this returns.
     pub async fn run_until_stopped(self) {
+        let mail_worker = self.state.mail.spawn_worker(self.shutdown.child_token());
         let http = &self.settings.http;
         let grace = http.timeouts.shutdown_grace;
         let limiter = Arc::new(Semaphore::new(http.limits.max_connections));
@@ -243,6 +250,9 @@ impl Server {
         tokio::join!(https, redirects);
         self.shutdown.cancel();
         let _ = watcher.await;
+        if let Some(worker) = mail_worker {
+            let _ = worker.await;
+        }
         tracing::info!("server stopped");
     }
 }

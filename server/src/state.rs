@@ -36,6 +36,8 @@ pub struct App {
     pub auth: crate::auth::runtime::AuthSlot,
     /// Share-link sessions and the grant change signal.
     pub links: crate::links::Links,
+    /// Outgoing mail: the queue and, when `[smtp]` is configured, its delivery worker.
+    pub mail: crate::mail::Mailer,
     /// Resumable (tus) uploads in progress.
     pub uploads: Arc<crate::tus::TusUploads>,
     /// The validated settings the server was started with.

@@ -116,6 +116,10 @@ id_type!(
     /// An upload in progress (its reservation and multipart state).
     UploadId
 );
+id_type!(
+    /// A message in the outgoing mail queue.
+    MailId
+);
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,9 @@ mod download;
 mod folders;
 mod fsck;
 mod grants;
+mod outbox;
 mod recovery;
+mod server_key;
 mod upload;
 
 use std::sync::{Arc, RwLock};
@@ -42,9 +44,10 @@ pub use download::FileStream;
 pub use error::{Result, StorageError};
 pub use fsck::FsckReport;
 pub use grants::{GrantRecipient, Uploader};
-pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, OrgId, UploadId, UserId};
+pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, MailId, OrgId, UploadId, UserId};
 pub use kind::FileKind;
-pub use meta::{FolderDeletion, GrantFaults, Meta, OnConflict};
+pub use meta::{FolderDeletion, GrantFaults, MailStatus, Meta, OnConflict};
+pub use outbox::{Backoff, NewMail, OutboxMessage};
 pub use quota::{QuotaAccount, QuotaRecord};
 pub use records::*;
 pub use recovery::RecoveryReport;
@@ -125,8 +128,8 @@ impl Storage {
         Ok((case, key))
     }
 
-    /// Makes a new master key current, re-wraps every case key with it, then forgets the
-    /// old keys. The keyring is saved at `key_file` before any case is re-wrapped and again
+    /// Makes a new master key current, re-wraps every case key (and the server-values key)
+    /// with it, then forgets the old keys. The keyring is saved at `key_file` before any case is re-wrapped and again
     /// at the end, so a crash in between loses nothing. File data keys are untouched: only
     /// case keys are re-wrapped. Returns the number of cases re-wrapped.
     ///
@@ -159,6 +162,7 @@ impl Storage {
             self.meta.update_case(case).await?;
             rewrapped += 1;
         }
+        self.rewrap_server_key().await?;
         let still_used = self.meta.run(|m| m.case_kek_ids()).await?;
         let mut keyring = self.keyring.write().map_err(|_| poisoned())?;
         let current = keyring.current().id();

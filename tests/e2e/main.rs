@@ -13,6 +13,7 @@ mod headers;
 mod health;
 mod large;
 mod limits;
+mod mail;
 mod openapi;
 mod privacy;
 mod ranges;

@@ -1,10 +1,11 @@
 //! The `[storage]`, `[security]`, `[smtp]` and `[log]` sections.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{Secret, duration};
 
 /// Where file contents are stored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,16 +83,18 @@ pub struct SecuritySettings {
     pub master_key: Option<Secret>,
 }
 
-/// Outgoing mail.
+/// Outgoing mail. Messages wait in a queue in the metadata database and are retried with
+/// a growing delay (`retry_initial`, ×4 each time, at most `retry_max`) until they are sent
+/// or `give_up_after` has passed. Durations are written like `30s`, `10m` or `2days`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
-    /// SMTP server host name.
+    /// SMTP server host name (required).
     pub host: String,
     /// SMTP server port. Default 587.
     #[serde(default = "default_smtp_port")]
     pub port: u16,
-    /// User name, when the server needs authentication.
+    /// User name, when the server needs authentication (with `password`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Password; or use `password_file`.
@@ -100,15 +103,63 @@ pub struct SmtpSettings {
     /// File holding the password (mode 0600 or stricter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
-    /// Sender address, e.g. `casevault <noreply@example-clinic.org>`.
+    /// Sender address, e.g. `casevault <noreply@example-clinic.org>` (required).
     pub from: String,
     /// Transport security. Default `starttls`.
     #[serde(default)]
     pub tls: SmtpTls,
+    /// Time allowed to connect and for each SMTP command. Default `30s`.
+    #[serde(default = "default_smtp_timeout", with = "duration")]
+    pub timeout: Duration,
+    /// Wait before the first retry of a failed delivery. Default `30s`.
+    #[serde(default = "default_retry_initial", with = "duration")]
+    pub retry_initial: Duration,
+    /// Longest wait between two retries. Default `1h`.
+    #[serde(default = "default_retry_max", with = "duration")]
+    pub retry_max: Duration,
+    /// A message still not delivered this long after it was queued is given up on (and
+    /// shown as failed to its sender). Default `2days`.
+    #[serde(default = "default_give_up_after", with = "duration")]
+    pub give_up_after: Duration,
+}
+
+impl Default for SmtpSettings {
+    /// Empty `host` and `from` (which validation refuses), defaults elsewhere.
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: default_smtp_port(),
+            username: None,
+            password: None,
+            password_file: None,
+            from: String::new(),
+            tls: SmtpTls::default(),
+            timeout: default_smtp_timeout(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            give_up_after: default_give_up_after(),
+        }
+    }
 }
 
 fn default_smtp_port() -> u16 {
     587
+}
+
+fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_retry_max() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_give_up_after() -> Duration {
+    Duration::from_secs(2 * 24 * 3600)
 }
 
 /// How the SMTP connection is secured.
@@ -120,7 +171,7 @@ pub enum SmtpTls {
     Starttls,
     /// TLS from the first byte (port 465).
     Tls,
-    /// No encryption: only for a relay on the same host.
+    /// No encryption: only for a relay on the same host (or a test sink).
     None,
 }
 

@@ -200,7 +200,7 @@ fn secret_files_readable_by_others_are_refused() {
     }
     let path = write(dir.path(), "password", "pw\n", 0o400);
     let toml = format!(
-        "[smtp]\nhost = \"h\"\nfrom = \"f@example.org\"\npassword_file = {:?}\n",
+        "[smtp]\nhost = \"h\"\nfrom = \"f@example.org\"\nusername = \"u\"\npassword_file = {:?}\n",
         path.display().to_string()
     );
     let settings = load(&toml, &[]).expect("0400 is private");
@@ -291,7 +291,7 @@ fn file_errors_name_the_file() {
 #[test]
 fn secrets_are_redacted() {
     let settings = load(
-        "[smtp]\nhost = \"h\"\nfrom = \"f\"\npassword = \"hunter2\"\n",
+        "[smtp]\nhost = \"h\"\nfrom = \"f@example.org\"\nusername = \"u\"\npassword = \"hunter2\"\n",
         &[("CASEVAULT__SECURITY__MASTER_KEY", "topsecret")],
     )
     .expect("valid");
@@ -309,4 +309,50 @@ fn secrets_are_redacted() {
         toml.contains("[http.timeouts]") && toml.contains("idle = \"1m\""),
         "{toml}"
     );
+}
+
+#[test]
+fn smtp_defaults_and_checks() {
+    let settings =
+        load("[smtp]\nhost = \"h\"\nfrom = \"cv <f@example.org>\"\n", &[]).expect("valid");
+    let smtp = settings.smtp.expect("smtp");
+    assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
+    assert_eq!(smtp.timeout, Duration::from_secs(30));
+    assert_eq!(smtp.retry_initial, Duration::from_secs(30));
+    assert_eq!(smtp.retry_max, Duration::from_secs(3600));
+    assert_eq!(smtp.give_up_after, Duration::from_secs(2 * 24 * 3600));
+    let settings = load(
+        "[smtp]\nhost = \"h\"\nfrom = \"f@example.org\"\nretry_initial = \"2s\"\nretry_max = \"1m\"\ngive_up_after = \"3days\"\n",
+        &[],
+    )
+    .expect("valid");
+    let smtp = settings.smtp.expect("smtp");
+    assert_eq!(smtp.retry_initial, Duration::from_secs(2));
+    assert_eq!(smtp.give_up_after, Duration::from_secs(3 * 24 * 3600));
+
+    for (toml, setting) in [
+        ("from = \"not an address\"", "smtp.from"),
+        (
+            "from = \"f@example.org\"\nusername = \"u\"",
+            "smtp.password",
+        ),
+        (
+            "from = \"f@example.org\"\npassword = \"p\"",
+            "smtp.username",
+        ),
+        (
+            "from = \"f@example.org\"\ntimeout = \"10ms\"",
+            "smtp.timeout",
+        ),
+        (
+            "from = \"f@example.org\"\nretry_initial = \"1m\"\nretry_max = \"30s\"",
+            "smtp.retry_max",
+        ),
+    ] {
+        let err = error_text(load(&format!("[smtp]\nhost = \"h\"\n{toml}\n"), &[]));
+        assert!(
+            err.starts_with(&format!("invalid setting {setting}: ")),
+            "{err}"
+        );
+    }
 }

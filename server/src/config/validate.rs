@@ -210,6 +210,40 @@ fn smtp(settings: &mut Settings) -> Result<(), ConfigError> {
     if smtp.from.is_empty() {
         return Err(ConfigError::invalid("smtp.from", "is empty"));
     }
+    smtp.from
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|err| {
+            ConfigError::invalid(
+                "smtp.from",
+                format!(
+                    "{:?} is not an address such as \"casevault <noreply@example.org>\": {err}",
+                    smtp.from
+                ),
+            )
+        })?;
+    match (&smtp.username, &smtp.password) {
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(
+                "smtp.password",
+                "required with smtp.username (or smtp.password_file)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                "smtp.username",
+                "required with smtp.password",
+            ));
+        }
+        _ => {}
+    }
+    at_least(smtp.timeout, Duration::from_secs(1), "smtp.timeout")?;
+    at_least(
+        smtp.retry_initial,
+        Duration::from_secs(1),
+        "smtp.retry_initial",
+    )?;
+    at_least(smtp.retry_max, smtp.retry_initial, "smtp.retry_max")?;
+    at_least(smtp.give_up_after, smtp.retry_initial, "smtp.give_up_after")?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod folders;
 mod grant_check;
 mod grant_counters;
 mod grants;
+mod outbox;
 mod sessions;
 mod uploads;
 
@@ -28,6 +29,7 @@ use crate::quota::{QuotaAccount, QuotaRecord};
 pub use files::{CommitFile, OnConflict};
 pub use folders::FolderDeletion;
 pub use grant_check::GrantFaults;
+pub use outbox::{MailStatus, OutboxRecord};
 pub use sessions::{ApiTokenId, ApiTokenRecord, SessionRecord};
 
 /// How long [`Meta::open`] waits for another handle to release the database.
@@ -75,6 +77,12 @@ pub(crate) struct Trees {
     /// API token hash → token; user ‖ token id → token hash.
     pub api_tokens: Tree,
     pub api_tokens_by_user: Tree,
+    /// Mail id → queued message (sealed); see [`outbox`].
+    pub outbox: Tree,
+    /// Next attempt (sortable) ‖ mail id → (), for pending messages only.
+    pub outbox_due: Tree,
+    /// Owner ‖ mail id → (), for messages sent on a user's behalf.
+    pub outbox_by_owner: Tree,
 }
 
 /// The metadata database. Cheap to clone.
@@ -147,6 +155,9 @@ impl Meta {
             sessions_by_user: tree("sessions_by_user")?,
             api_tokens: tree("api_tokens")?,
             api_tokens_by_user: tree("api_tokens_by_user")?,
+            outbox: tree("outbox")?,
+            outbox_due: tree("outbox_due")?,
+            outbox_by_owner: tree("outbox_by_owner")?,
         };
         Ok(Meta {
             db,
@@ -226,9 +237,10 @@ impl Meta {
         .await
     }
 
-    /// Key ids of every case key's wrapping master key, for rotation.
+    /// Key ids of every master key still wrapping something (case keys, the server-values
+    /// key), for rotation.
     pub(crate) fn case_kek_ids(&self) -> Result<Vec<KeyId>> {
-        let mut ids = Vec::new();
+        let mut ids: Vec<KeyId> = self.server_kek_id()?.into_iter().collect();
         for entry in self.trees.cases.iter() {
             let (_, value) = entry?;
             let record: crate::records::CaseRecord = codec::decode(&value)?;

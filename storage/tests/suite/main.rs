@@ -7,6 +7,7 @@ mod failures;
 mod folders;
 mod grants;
 mod keys;
+mod outbox;
 mod quota;
 mod roundtrip;
 mod sessions;
