@@ -198,6 +198,39 @@ impl ReceivedMail {
     pub fn body(&self) -> String {
         self.split().1.replace("\r\n", "\n")
     }
+
+    /// The body as text: decoded from quoted-printable when the message says so.
+    pub fn text(&self) -> String {
+        let body = self.body();
+        let quoted = self
+            .header("Content-Transfer-Encoding")
+            .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
+        if !quoted {
+            return body;
+        }
+        let joined = body.replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let escaped = (bytes[i] == b'=')
+                .then(|| bytes.get(i + 1..i + 3))
+                .flatten()
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match escaped {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                None => {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
 }
 
 /// The first file under `dir` (recursively) whose bytes contain `needle`.

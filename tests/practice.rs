@@ -91,7 +91,15 @@ impl Practice {
 
     /// A server on `backend`; `None` (with a note) when S3 is not configured.
     pub async fn spawn_on(backend: Backend) -> Option<Practice> {
-        let (app, state) = spawn_app_with_state_on(backend, |_| {}).await?;
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server on `backend` after `configure` adjusted its settings (e.g. `[smtp]`).
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut casevault_server::Settings),
+    ) -> Option<Practice> {
+        let (app, state) = spawn_app_with_state_on(backend, configure).await?;
         Some(Practice {
             app,
             state,

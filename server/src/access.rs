@@ -146,7 +146,7 @@ pub async fn authorize(
         (Relation::Member, Action::Delete | Action::ReadHistory | Action::Share) => false,
         (Relation::Member, _) => true,
         (Relation::Grantee { role, .. }, Action::Read) => role != GrantRole::Drop,
-        (Relation::Grantee { .. }, Action::Upload) => true,
+        (Relation::Grantee { role, .. }, Action::Upload) => role != GrantRole::Read,
         (Relation::Grantee { role, .. }, Action::WriteFiles) => role == GrantRole::Edit,
         (
             Relation::Grantee { .. },

@@ -75,7 +75,9 @@ fn share_routes() -> Router<AppState> {
         .route("/api/v1/grants/revoke", post(grants::revoke_many))
         .route(
             "/api/v1/grants/{grant}",
-            get(grants::get).patch(grants::update).delete(grants::revoke),
+            get(grants::get)
+                .patch(grants::update)
+                .delete(grants::revoke),
         )
         .route("/api/v1/shared-with-me", get(grants::shared_with_me))
         .route("/api/v1/links/{token}", get(links::probe))

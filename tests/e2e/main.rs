@@ -18,6 +18,7 @@ mod openapi;
 mod privacy;
 mod ranges;
 mod redirect;
+mod share_mail;
 mod shares;
 mod shutdown;
 mod tls;

@@ -41,7 +41,11 @@ impl Recipient {
 
     async fn unlock(&mut self, practice: &Practice, token: &str, form: Value) -> Response {
         let response = self
-            .request(practice, Method::POST, &format!("/api/v1/links/{token}/session"))
+            .request(
+                practice,
+                Method::POST,
+                &format!("/api/v1/links/{token}/session"),
+            )
             .json(&form)
             .send()
             .await
@@ -111,19 +115,35 @@ async fn a_patient_downloads_once_through_a_one_time_link() {
     )
     .await;
     let grant = created["grant"]["id"].as_str().expect("an id").to_owned();
-    let password = created["password"].as_str().expect("a generated password").to_owned();
+    let password = created["password"]
+        .as_str()
+        .expect("a generated password")
+        .to_owned();
     assert_eq!(password.len(), 23);
     assert_eq!(created["grant"]["status"], "active");
     assert_eq!(created["grant"]["has_password"], true);
     let expires = created["grant"]["expires_at"].as_i64().expect("an expiry");
-    let created_at = created["grant"]["created_at"].as_i64().expect("a creation time");
-    assert!((expires - created_at - 7 * 24 * 3600 * 1000).abs() < 60_000, "seven days");
+    let created_at = created["grant"]["created_at"]
+        .as_i64()
+        .expect("a creation time");
+    assert!(
+        (expires - created_at - 7 * 24 * 3600 * 1000).abs() < 60_000,
+        "seven days"
+    );
     let token = token_of(&created);
 
     let mut patient = Recipient::new(&practice);
-    let probe = expect_json(patient.get(&practice, &format!("/api/v1/links/{token}")).await, 200).await;
+    let probe = expect_json(
+        patient
+            .get(&practice, &format!("/api/v1/links/{token}"))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(probe["password_required"], true);
-    let wrong = patient.unlock(&practice, &token, json!({ "password": "guess guess" })).await;
+    let wrong = patient
+        .unlock(&practice, &token, json!({ "password": "guess guess" }))
+        .await;
     assert_eq!(expect_error(wrong, 401).await, "invalid_password");
     let info = patient.open(&practice, &token, &password).await;
     assert_eq!(info["role"], "read");
@@ -146,10 +166,15 @@ async fn a_patient_downloads_once_through_a_one_time_link() {
 
     let again = patient.get(&practice, &path).await;
     assert_eq!(expect_error(again, 404).await, "link_unavailable");
-    let probe = patient.get(&practice, &format!("/api/v1/links/{token}")).await;
+    let probe = patient
+        .get(&practice, &format!("/api/v1/links/{token}"))
+        .await;
     assert_eq!(expect_error(probe, 404).await, "link_unavailable");
     let view = grant_view(&practice, &dr, &grant).await;
-    assert_eq!((view["status"].as_str(), view["downloads"].as_u64()), (Some("used_up"), Some(1)));
+    assert_eq!(
+        (view["status"].as_str(), view["downloads"].as_u64()),
+        (Some("used_up"), Some(1))
+    );
 
     // The same answer for a used-up, an unknown and a malformed token.
     let mut other = Recipient::new(&practice);
@@ -162,7 +187,10 @@ async fn a_patient_downloads_once_through_a_one_time_link() {
         assert_eq!(body["error"]["code"], "link_unavailable");
     }
     let history = practice.history(&dr, &case).await;
-    let actions: Vec<&str> = history.iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = history
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     for expected in ["share.create", "share.open", "share.download"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
@@ -197,12 +225,19 @@ async fn fifty_concurrent_requests_for_a_one_time_link_give_one_download() {
             async move {
                 let response = r.get(practice, &path).await;
                 let status = response.status().as_u16();
-                let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                let body = response
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
                 (status, body)
             }
         });
         let results = futures::future::join_all(downloads).await;
-        let complete: Vec<_> = results.iter().filter(|(s, b)| *s == 200 && *b == bytes).collect();
+        let complete: Vec<_> = results
+            .iter()
+            .filter(|(s, b)| *s == 200 && *b == bytes)
+            .collect();
         assert_eq!(complete.len(), 1, "round {round}: exactly one download");
         assert!(
             results.iter().all(|(s, _)| *s == 200 || *s == 404),
@@ -242,11 +277,18 @@ async fn a_broken_link_download_resumes_with_range_and_counts_once() {
         .expect("first range");
     assert_eq!(first.status(), 206);
     let mut got = first.bytes().await.expect("bytes").to_vec();
-    assert_eq!(grant_view(&practice, &dr, &grant).await["downloads"], 0, "not complete yet");
+    assert_eq!(
+        grant_view(&practice, &dr, &grant).await["downloads"],
+        0,
+        "not complete yet"
+    );
     // Someone else cannot start a download while the first is unfinished.
     let mut other = Recipient::new(&practice);
     other.open(&practice, &token_of(&created), "").await;
-    assert_eq!(expect_error(other.get(&practice, &path).await, 404).await, "link_unavailable");
+    assert_eq!(
+        expect_error(other.get(&practice, &path).await, 404).await,
+        "link_unavailable"
+    );
     let rest = patient
         .request(&practice, Method::GET, &path)
         .header("range", "bytes=200000-")
@@ -257,7 +299,10 @@ async fn a_broken_link_download_resumes_with_range_and_counts_once() {
     got.extend_from_slice(&rest.bytes().await.expect("bytes"));
     assert_eq!(got, bytes);
     let view = grant_view(&practice, &dr, &grant).await;
-    assert_eq!((view["downloads"].as_u64(), view["status"].as_str()), (Some(1), Some("used_up")));
+    assert_eq!(
+        (view["downloads"].as_u64(), view["status"].as_str()),
+        (Some(1), Some("used_up"))
+    );
     let after = patient
         .request(&practice, Method::GET, &path)
         .header("range", "bytes=0-0")
@@ -274,7 +319,13 @@ async fn a_lab_drops_files_and_sees_nothing() {
     let case = practice.new_case(&dr).await;
     let inbox = id_of(&practice.folder(&dr, &case, "From the lab", None).await);
     practice
-        .upload_to(&dr, &case, &format!("?folder={inbox}"), "crown.stl", b"existing secret")
+        .upload_to(
+            &dr,
+            &case,
+            &format!("?folder={inbox}"),
+            "crown.stl",
+            b"existing secret",
+        )
         .await;
     let quota_before = practice.quota_of(&dr).await;
     let created = share(
@@ -306,14 +357,26 @@ async fn a_lab_drops_files_and_sees_nothing() {
             .send()
     };
     // The same name as an existing file: stored beside it, the dropper none the wiser.
-    let view = expect_json(upload("crown.stl", b"new crown").await.expect("upload"), 201).await;
+    let view = expect_json(
+        upload("crown.stl", b"new crown").await.expect("upload"),
+        201,
+    )
+    .await;
     assert_eq!(view["name"], "crown.stl");
-    expect_json(upload("notes.txt", b"bite notes").await.expect("upload"), 201).await;
+    expect_json(
+        upload("notes.txt", b"bite notes").await.expect("upload"),
+        201,
+    )
+    .await;
     let dropped = view["id"].as_str().expect("an id");
     let read = lab
         .get(&practice, &format!("/api/v1/link/files/{dropped}/content"))
         .await;
-    assert_eq!(read.status(), 403, "a dropper cannot read even their own file");
+    assert_eq!(
+        read.status(),
+        403,
+        "a dropper cannot read even their own file"
+    );
     let receipt = lab
         .request(&practice, Method::POST, "/api/v1/link/receipt")
         .send()
@@ -338,7 +401,11 @@ async fn a_lab_drops_files_and_sees_nothing() {
     names.sort_unstable();
     assert_eq!(names, ["crown (2).stl", "crown.stl", "notes.txt"]);
     let quota = practice.quota_of(&dr).await;
-    assert_eq!(quota.used, quota_before.used + 9 + 10, "drops count against the owner");
+    assert_eq!(
+        quota.used,
+        quota_before.used + 9 + 10,
+        "drops count against the owner"
+    );
     let view = grant_view(&practice, &dr, created["grant"]["id"].as_str().expect("id")).await;
     assert_eq!(view["uploaded"], 19);
 }
@@ -352,7 +419,13 @@ async fn colleagues_see_what_is_shared_with_them_until_it_is_revoked() {
     let shared = id_of(&practice.folder(&dr, &case, "For the surgeon", None).await);
     let inside = id_of(
         &practice
-            .upload_to(&dr, &case, &format!("?folder={shared}"), "cbct.dcm", b"DICM data")
+            .upload_to(
+                &dr,
+                &case,
+                &format!("?folder={shared}"),
+                "cbct.dcm",
+                b"DICM data",
+            )
             .await,
     );
     let outside = id_of(&practice.upload(&dr, &case, "private.txt", b"private").await);
@@ -377,26 +450,53 @@ async fn colleagues_see_what_is_shared_with_them_until_it_is_revoked() {
         .filter_map(|f| f["name"].as_str())
         .collect();
     assert_eq!(names, ["cbct.dcm"]);
-    assert_eq!(practice.download(&colleague, &case, &inside).await, b"DICM data");
+    assert_eq!(
+        practice.download(&colleague, &case, &inside).await,
+        b"DICM data"
+    );
     let path = format!("/api/v1/cases/{case}/files/{outside}/content");
-    assert_eq!(practice.send(&colleague, Method::GET, &path, None).await.status(), 404);
+    assert_eq!(
+        practice
+            .send(&colleague, Method::GET, &path, None)
+            .await
+            .status(),
+        404
+    );
     let upload = practice
         .try_upload(&colleague, &case, "", "x.txt", b"x")
         .await;
     assert_eq!(upload.status(), 403, "a read grant does not upload");
     let history = practice
-        .send(&colleague, Method::GET, &format!("/api/v1/cases/{case}/history"), None)
+        .send(
+            &colleague,
+            Method::GET,
+            &format!("/api/v1/cases/{case}/history"),
+            None,
+        )
         .await;
     assert_eq!(history.status(), 403);
 
     let grant = created["grant"]["id"].as_str().expect("an id");
     let revoke = practice
-        .send(&dr, Method::DELETE, &format!("/api/v1/grants/{grant}"), None)
+        .send(
+            &dr,
+            Method::DELETE,
+            &format!("/api/v1/grants/{grant}"),
+            None,
+        )
         .await;
     assert_eq!(revoke.status(), 204);
     let path = format!("/api/v1/cases/{case}/files/{inside}/content");
-    assert_eq!(practice.send(&colleague, Method::GET, &path, None).await.status(), 404);
-    let list = practice.send(&dr, Method::GET, "/api/v1/grants?status=revoked", None).await;
+    assert_eq!(
+        practice
+            .send(&colleague, Method::GET, &path, None)
+            .await
+            .status(),
+        404
+    );
+    let list = practice
+        .send(&dr, Method::GET, "/api/v1/grants?status=revoked", None)
+        .await;
     let list = expect_json(list, 200).await;
     assert_eq!(list["grants"].as_array().map(Vec::len), Some(1));
 
@@ -408,7 +508,9 @@ async fn colleagues_see_what_is_shared_with_them_until_it_is_revoked() {
     )
     .await;
     let before = practice.quota_of(&dr).await.used;
-    practice.upload(&colleague, &case, "report.pdf", b"%PDF-1.7 report").await;
+    practice
+        .upload(&colleague, &case, "report.pdf", b"%PDF-1.7 report")
+        .await;
     assert_eq!(practice.quota_of(&dr).await.used, before + 15);
     assert_eq!(practice.quota_of(&colleague).await.used, 0);
 }
@@ -438,7 +540,12 @@ async fn a_revocation_stops_a_download_in_progress() {
     let first = body.next().await.expect("a first chunk").expect("bytes");
     assert!(!first.is_empty());
     let revoke = practice
-        .send(&dr, Method::DELETE, &format!("/api/v1/grants/{grant}"), None)
+        .send(
+            &dr,
+            Method::DELETE,
+            &format!("/api/v1/grants/{grant}"),
+            None,
+        )
         .await;
     assert_eq!(revoke.status(), 204);
     let mut received = first.len();
@@ -455,7 +562,10 @@ async fn a_revocation_stops_a_download_in_progress() {
     assert!(failed, "the transfer broke off");
     assert!(received < bytes.len(), "not every byte arrived: {received}");
     let view = grant_view(&practice, &dr, &grant).await;
-    assert_eq!((view["status"].as_str(), view["downloads"].as_u64()), (Some("revoked"), Some(0)));
+    assert_eq!(
+        (view["status"].as_str(), view["downloads"].as_u64()),
+        (Some("revoked"), Some(0))
+    );
     let again = patient.get(&practice, "/api/v1/link").await;
     assert_eq!(expect_error(again, 404).await, "link_unavailable");
 }
@@ -465,7 +575,11 @@ async fn a_link_expires_at_its_second() {
     let practice = Practice::spawn().await;
     let dr = practice.user("dr").await;
     let case = practice.new_case(&dr).await;
-    let file = id_of(&practice.upload(&dr, &case, "x-ray.png", b"\x89PNG\r\n\x1a\n....").await);
+    let file = id_of(
+        &practice
+            .upload(&dr, &case, "x-ray.png", b"\x89PNG\r\n\x1a\n....")
+            .await,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -484,7 +598,10 @@ async fn a_link_expires_at_its_second() {
     assert_eq!(patient.get(&practice, &path).await.status(), 200);
     let wait = expires_at - now + 50;
     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-    assert_eq!(expect_error(patient.get(&practice, &path).await, 404).await, "link_unavailable");
+    assert_eq!(
+        expect_error(patient.get(&practice, &path).await, 404).await,
+        "link_unavailable"
+    );
     let view = grant_view(&practice, &dr, created["grant"]["id"].as_str().expect("id")).await;
     assert_eq!(view["status"], "expired");
 }
@@ -516,7 +633,11 @@ async fn wrong_passwords_lock_a_link_until_its_owner_unlocks_it() {
     let mut attacker = Recipient::new(&practice);
     for attempt in 0..10 {
         let response = attacker
-            .unlock(&practice, &token, json!({ "password": format!("wrong {attempt}") }))
+            .unlock(
+                &practice,
+                &token,
+                json!({ "password": format!("wrong {attempt}") }),
+            )
             .await;
         assert_eq!(response.status(), 401, "attempt {attempt}");
     }

@@ -50,8 +50,8 @@ pub async fn content(
     let access = access::authorize(&state, (&user).into(), Action::Read, parse_id(&case)?).await?;
     let file = access.file(&state, parse_id(&file)?).await?;
     let name = state.storage.file_name(&access.key, &file)?;
-    let mut audit = Audit::case(Actor::User(user.id), "file.download", access.case.id, ip)
-        .file(file.id);
+    let mut audit =
+        Audit::case(Actor::User(user.id), "file.download", access.case.id, ip).file(file.id);
     if let Some(grant) = access.relation.grant() {
         audit = audit.grant(grant);
     }
@@ -60,7 +60,10 @@ pub async fn content(
         None
     } else {
         let stream = open(&state, &file, &plan).await?;
-        Some(Body::from_stream(Tracked::new(stream, audit.when_sent(&state))))
+        Some(Body::from_stream(Tracked::new(
+            stream,
+            audit.when_sent(&state),
+        )))
     };
     respond(&file, &name, plan, query.inline, body)
 }
@@ -124,7 +127,10 @@ pub async fn open(
     file: &FileRecord,
     plan: &Plan,
 ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static, ApiError> {
-    let stream = state.storage.read_file(file, Some(plan.range.clone())).await?;
+    let stream = state
+        .storage
+        .read_file(file, Some(plan.range.clone()))
+        .await?;
     Ok(stream.map_err(|err| {
         tracing::error!(error = %err, "a download stopped");
         std::io::Error::other("download stopped")

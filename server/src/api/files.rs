@@ -15,8 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use casevault_crypto::CaseKey;
 use casevault_storage::names::{name_tag, validate_name};
 use casevault_storage::{
-    Actor, FileRecord, FolderId, FolderRecord, NewFile, OnConflict, Outcome, StorageError,
-    Uploader,
+    Actor, FileRecord, FolderId, FolderRecord, NewFile, OnConflict, Outcome, StorageError, Uploader,
 };
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -155,7 +154,17 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let access =
         access::authorize(&state, (&user).into(), Action::Upload, parse_id(&case)?).await?;
-    receive(&state, &access, Actor::User(user.id), ip, &query, &headers, None, body).await
+    receive(
+        &state,
+        &access,
+        Actor::User(user.id),
+        ip,
+        &query,
+        &headers,
+        None,
+        body,
+    )
+    .await
 }
 
 /// Stores an upload into the case of `access`, for its owner, a colleague or a link holder:

@@ -21,12 +21,14 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::uploads::http_date;
 use super::{double_option, parse_id, parse_optional_id};
 use crate::access::{self, Action, Principal};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::links::notify::{self, MailOutcome};
 use crate::state::AppState;
 
 /// Longest a grant may last, in days.
@@ -123,6 +125,8 @@ pub struct CreatedGrant {
     pub link: Option<String>,
     /// The generated password (when the owner gave none).
     pub password: Option<String>,
+    /// Whether the link and password (or the colleague's notice) went out by e-mail.
+    pub mail: MailOutcome,
 }
 
 /// The name of a status in the API.
@@ -274,6 +278,18 @@ pub async fn create(
     let note = check_note(&form.note)?;
     let expires_at = expiry(form.expires_at)?;
     let download_limit = check_limit(form.download_limit)?;
+    let owner = state
+        .storage
+        .meta()
+        .user(user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let recipient_email = form
+        .recipient_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned);
     let (audience, token, password) = match form.colleague.as_deref() {
         Some(email) => {
             let colleague = colleague(&state, email, user.id).await?;
@@ -315,22 +331,54 @@ pub async fn create(
     grant.download_limit = download_limit;
     grant.upload_cap = form.upload_cap;
     if let Some((password, _)) = &password {
-        grant.password = Some(state.passwords.hash(password).await.map_err(ApiError::internal)?);
+        grant.password = Some(
+            state
+                .passwords
+                .hash(password)
+                .await
+                .map_err(ApiError::internal)?,
+        );
     }
+    // Written before the grant exists, so that a bad address stops nothing half-done.
+    let link = token.as_ref().map(|t| link_url(&state, t));
+    let messages = match (&audience, &link, &recipient_email) {
+        (GrantAudience::Colleague(_), _, _) => {
+            let email = form.colleague.as_deref().unwrap_or_default();
+            vec![notify::colleague_message(
+                email,
+                &owner.display_name,
+                &state.public_url,
+            )?]
+        }
+        (GrantAudience::External { .. }, Some(link), Some(to)) => notify::link_messages(
+            to,
+            &owner.display_name,
+            link,
+            password.as_ref().map(|(p, _)| p.as_str()),
+            &http_date(expires_at),
+        )?,
+        _ => Vec::new(),
+    };
     let recipient = GrantRecipient {
-        email: form.recipient_email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
+        email: recipient_email,
         note,
     };
-    grant.recipient = Some(state.storage.seal_grant_recipient(&access.key, &grant, &recipient)?);
+    grant.recipient = Some(
+        state
+            .storage
+            .seal_grant_recipient(&access.key, &grant, &recipient)?,
+    );
     let grant = state.storage.meta().create_grant(grant).await?;
     Audit::case(Actor::User(user.id), "share.create", case, ip)
         .grant(grant.id)
         .record(&state)
         .await?;
+    let mail = notify::send(&state, user.id, grant.id, messages).await?;
     let created = CreatedGrant {
         grant: GrantView::of(&state, &access.key, &grant)?,
-        link: token.map(|t| link_url(&state, &t)),
+        link,
         password: password.and_then(|(p, generated)| generated.then_some(p)),
+        mail,
     };
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -348,9 +396,13 @@ async fn colleague(state: &AppState, email: &str, owner: UserId) -> Result<UserI
         .user_by_email(email.trim())
         .await?
         .filter(|u| !u.disabled)
-        .ok_or_else(|| ApiError::BadRequest("No colleague has an account with this e-mail.".into()))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest("No colleague has an account with this e-mail.".into())
+        })?;
     if user.id == owner {
-        return Err(ApiError::BadRequest("You cannot share with yourself.".into()));
+        return Err(ApiError::BadRequest(
+            "You cannot share with yourself.".into(),
+        ));
     }
     Ok(user.id)
 }
@@ -388,11 +440,11 @@ pub async fn list(
     let mut views = Vec::with_capacity(grants.len());
     for grant in &grants {
         let case = grant.target.case();
-        if !keys.contains_key(&case) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(case) {
             let Some(record) = state.storage.meta().case(case).await? else {
                 continue;
             };
-            keys.insert(case, state.storage.case_key(&record)?);
+            slot.insert(state.storage.case_key(&record)?);
         }
         let Some(key) = keys.get(&case) else { continue };
         let view = GrantView::of(&state, key, grant)?;
@@ -471,15 +523,20 @@ pub async fn update(
     let recipient = match change.note.as_deref() {
         None => None,
         Some(note) => {
-            let mut recipient = state
-                .storage
-                .grant_recipient(&key, &grant)?
-                .unwrap_or(GrantRecipient {
-                    email: None,
-                    note: String::new(),
-                });
+            let mut recipient =
+                state
+                    .storage
+                    .grant_recipient(&key, &grant)?
+                    .unwrap_or(GrantRecipient {
+                        email: None,
+                        note: String::new(),
+                    });
             recipient.note = check_note(note)?;
-            Some(state.storage.seal_grant_recipient(&key, &grant, &recipient)?)
+            Some(
+                state
+                    .storage
+                    .seal_grant_recipient(&key, &grant, &recipient)?,
+            )
         }
     };
     let upload_cap = change.upload_cap;
@@ -508,10 +565,15 @@ pub async fn update(
         })
         .await?;
     state.links.grant_changed();
-    Audit::case(Actor::User(user.id), "share.update", grant.target.case(), ip)
-        .grant(grant.id)
-        .record(&state)
-        .await?;
+    Audit::case(
+        Actor::User(user.id),
+        "share.update",
+        grant.target.case(),
+        ip,
+    )
+    .grant(grant.id)
+    .record(&state)
+    .await?;
     Ok(Json(GrantView::of(&state, &key, &updated)?))
 }
 
@@ -575,10 +637,15 @@ async fn revoke_all(
     state.links.grant_changed();
     for grant in grants {
         crate::links::end_sessions(state, grant.id).await;
-        Audit::case(Actor::User(user.id), "share.revoke", grant.target.case(), ip)
-            .grant(grant.id)
-            .record(state)
-            .await?;
+        Audit::case(
+            Actor::User(user.id),
+            "share.revoke",
+            grant.target.case(),
+            ip,
+        )
+        .grant(grant.id)
+        .record(state)
+        .await?;
     }
     Ok(revoked)
 }

@@ -111,7 +111,11 @@ pub struct LinkInfo {
     pub downloads_left: Option<u32>,
 }
 
-async fn info(state: &AppState, grant: &GrantRecord, csrf: Option<String>) -> Result<LinkInfo, ApiError> {
+async fn info(
+    state: &AppState,
+    grant: &GrantRecord,
+    csrf: Option<String>,
+) -> Result<LinkInfo, ApiError> {
     let meta = state.storage.meta();
     let case = meta
         .case(grant.target.case())
@@ -200,6 +204,7 @@ pub async fn unlock(
             if record.locked_at.is_some() && grant.locked_at.is_none() {
                 state.links.grant_changed();
                 links::end_sessions(&state, grant.id).await;
+                links::notify::link_locked(&state, grant.owner, grant.id).await;
                 Audit::case(Actor::System, "share.lock", case, ip)
                     .grant(grant.id)
                     .record(&state)
@@ -221,11 +226,19 @@ pub async fn unlock(
     let uploader = uploader(form.name.as_deref(), form.email.as_deref())?;
     let (session, ended) = state.links.sessions.start(grant.id);
     links::settle(&state, ended).await;
-    state.links.sessions.update(session.hash(), |s| s.uploader = uploader);
-    Audit::case(Actor::Grant(grant.id), "share.open", grant.target.case(), ip)
-        .grant(grant.id)
-        .record(&state)
-        .await?;
+    state
+        .links
+        .sessions
+        .update(session.hash(), |s| s.uploader = uploader);
+    Audit::case(
+        Actor::Grant(grant.id),
+        "share.open",
+        grant.target.case(),
+        ip,
+    )
+    .grant(grant.id)
+    .record(&state)
+    .await?;
     let body = info(&state, &grant, Some(csrf_token(&session.as_str()))).await?;
     let cookie = HeaderValue::try_from(links::set_cookie(&session)).map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, [(SET_COOKIE, cookie)], Json(body)).into_response())
@@ -247,7 +260,9 @@ fn uploader(name: Option<&str>, email: Option<&str>) -> Result<Option<Uploader>,
     let name = clean(name, "name")?;
     let email = clean(email, "e-mail")?;
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        return Err(ApiError::BadRequest("The e-mail address is not valid.".into()));
+        return Err(ApiError::BadRequest(
+            "The e-mail address is not valid.".into(),
+        ));
     }
     Ok((name.is_some() || email.is_some()).then(|| Uploader {
         name: name.unwrap_or_default(),
@@ -267,12 +282,17 @@ async fn link_access(
         .grant(link.grant)
         .await?
         .ok_or(ApiError::LinkUnavailable)?;
-    let access = access::authorize(state, Principal::Link(grant.id), action, grant.target.case())
-        .await
-        .map_err(|err| match err {
-            ApiError::NotFound => ApiError::LinkUnavailable,
-            other => other,
-        })?;
+    let access = access::authorize(
+        state,
+        Principal::Link(grant.id),
+        action,
+        grant.target.case(),
+    )
+    .await
+    .map_err(|err| match err {
+        ApiError::NotFound => ApiError::LinkUnavailable,
+        other => other,
+    })?;
     Ok((access, grant))
 }
 
@@ -371,7 +391,8 @@ pub async fn zip(
     let (access, grant) = link_access(&state, &link, Action::Read).await?;
     let (entries, files) = super::zip::collect(&state, &access, access.default_folder()).await?;
     let length = crate::archive::zip_len(&entries);
-    let audit = Audit::case(Actor::Grant(grant.id), "share.zip", access.case.id, ip).grant(grant.id);
+    let audit =
+        Audit::case(Actor::Grant(grant.id), "share.zip", access.case.id, ip).grant(grant.id);
     let name = "shared-files";
     if method == Method::HEAD {
         return Ok(super::zip::response(name, length, Body::empty()));
@@ -446,11 +467,18 @@ pub async fn receipt(
     link: LinkUser,
 ) -> Result<Json<Receipt>, ApiError> {
     let (access, grant) = link_access(&state, &link, Action::Upload).await?;
-    let uploaded = state
-        .links
-        .sessions
-        .update(link.session, |s| s.uploaded.clone())
-        .unwrap_or_default();
+    let session = state.links.sessions.update(link.session, |s| {
+        let first = !s.notified && !s.uploaded.is_empty();
+        s.notified |= first;
+        (s.clone(), first)
+    });
+    let Some((session, tell_owner)) = session else {
+        return Err(ApiError::LinkUnavailable);
+    };
+    if tell_owner {
+        links::tell_owner_of_drops(&state, &session).await;
+    }
+    let uploaded = session.uploaded;
     let mut files = Vec::with_capacity(uploaded.len());
     for (id, name) in uploaded {
         let Some(file) = state.storage.meta().file(id).await? else {
@@ -464,6 +492,18 @@ pub async fn receipt(
             created_at: view.created_at,
         });
     }
+    if let Some(email) = session.uploader.as_ref().map(|u| u.email.as_str())
+        && !email.is_empty()
+        && !files.is_empty()
+    {
+        // Names stay on the receipt page: mail leaves in plaintext.
+        let lines: Vec<String> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("- file {}: {} bytes, SHA-256 {}", i + 1, f.size, f.sha256))
+            .collect();
+        links::notify::receipt(&state, grant.owner, grant.id, email, &lines).await;
+    }
     Audit::case(Actor::Grant(grant.id), "share.receipt", access.case.id, ip)
         .grant(grant.id)
         .record(&state)
@@ -476,6 +516,9 @@ pub async fn receipt(
 pub async fn logout(State(state): State<AppState>, link: LinkUser) -> Response {
     let ended: Vec<_> = state.links.sessions.end(link.session).into_iter().collect();
     links::settle(&state, ended).await;
-    (StatusCode::NO_CONTENT, [(SET_COOKIE, HeaderValue::from_static(links::CLEAR_COOKIE))])
+    (
+        StatusCode::NO_CONTENT,
+        [(SET_COOKIE, HeaderValue::from_static(links::CLEAR_COOKIE))],
+    )
         .into_response()
 }

@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use casevault_storage::{Actor, FileRecord, FolderId, FolderRecord};
 use bytes::Bytes;
+use casevault_storage::{Actor, FileRecord, FolderId, FolderRecord};
 use futures::{Stream, TryStreamExt};
 
 use super::parse_id;
@@ -171,7 +171,10 @@ pub fn response(name: &str, length: u64, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     let file_name = format!("{}.zip", name.replace(['/', '\\'], "_"));
     if let Ok(value) = HeaderValue::try_from(content_disposition(&file_name, false)) {

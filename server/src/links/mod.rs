@@ -7,19 +7,20 @@
 //! the status, the body nor the timing tells the reasons apart. A link locked after too
 //! many wrong passwords says so (its holder already knows the link exists).
 
+pub mod notify;
 pub mod sessions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::FromRequestParts;
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
+use bytes::Bytes;
 use casevault_crypto::{Token, TokenHash};
 use casevault_storage::{GrantId, GrantRecord, Timestamp};
+use futures::{Stream, StreamExt};
 
 use self::sessions::{Claim, Download, LinkSession, LinkSessions};
 use crate::auth::session::{csrf_ok, origin_ok};
@@ -110,15 +111,26 @@ impl FromRequestParts<AppState> for LinkUser {
     }
 }
 
-/// Gives back the uncounted download claims of sessions that ended.
+/// Gives back the uncounted download claims of sessions that ended, and tells owners about
+/// uploads they were not told about yet.
 pub async fn settle(state: &AppState, ended: Vec<LinkSession>) {
     for session in ended {
+        if !session.uploaded.is_empty() && !session.notified {
+            tell_owner_of_drops(state, &session).await;
+        }
         if let Some(claim) = session.claim
             && !claim.counted
             && let Err(err) = state.storage.meta().release_download(session.grant).await
         {
             tracing::warn!(grant = %session.grant, error = %err, "could not refund a download");
         }
+    }
+}
+
+/// Tells the owner of a session's grant how many files it uploaded.
+pub async fn tell_owner_of_drops(state: &AppState, session: &LinkSession) {
+    if let Ok(Some(grant)) = state.storage.meta().grant(session.grant).await {
+        notify::files_dropped(state, grant.owner, grant.id, session.uploaded.len()).await;
     }
 }
 
@@ -254,7 +266,14 @@ impl ClaimGuard {
                 None => false,
             })
             .unwrap_or(false);
-        if count && let Err(err) = self.state.storage.meta().complete_download(self.grant).await {
+        if count
+            && let Err(err) = self
+                .state
+                .storage
+                .meta()
+                .complete_download(self.grant)
+                .await
+        {
             tracing::error!(grant = %self.grant, error = %err, "could not count a download");
         }
         count
@@ -314,7 +333,10 @@ where
             let (mut inner, mut watch) = state?;
             let item = inner.next().await?;
             if !watch.still_valid().await {
-                return Some((Err(BoxError::from("the share was withdrawn or expired")), None));
+                return Some((
+                    Err(BoxError::from("the share was withdrawn or expired")),
+                    None,
+                ));
             }
             match item {
                 Ok(bytes) => {

@@ -63,6 +63,8 @@ pub struct LinkSession {
     /// Files uploaded in this session with the names the uploader gave, for the receipt
     /// and the owner's one notice.
     pub uploaded: Vec<(FileId, String)>,
+    /// The owner was told about this session's uploads.
+    pub notified: bool,
 }
 
 /// The recipient sessions of one server.
@@ -84,7 +86,10 @@ impl LinkSessions {
         let mut sessions = self.lock();
         let mut ended = Vec::new();
         if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| *k)
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.started)
+                .map(|(k, _)| *k)
             && let Some(session) = sessions.remove(&oldest)
         {
             ended.push(session);
@@ -98,6 +103,7 @@ impl LinkSessions {
                 claim: None,
                 uploader: None,
                 uploaded: Vec::new(),
+                notified: false,
             },
         );
         (token, ended)
@@ -120,7 +126,11 @@ impl LinkSessions {
     }
 
     /// Applies `change` to a live session; `None` when it is gone.
-    pub fn update<T>(&self, hash: TokenHash, change: impl FnOnce(&mut LinkSession) -> T) -> Option<T> {
+    pub fn update<T>(
+        &self,
+        hash: TokenHash,
+        change: impl FnOnce(&mut LinkSession) -> T,
+    ) -> Option<T> {
         self.lock().get_mut(&hash).map(change)
     }
 
@@ -167,9 +177,15 @@ mod tests {
         let (token, ended) = sessions.start(grant);
         assert!(ended.is_empty());
         let mut ended = Vec::new();
-        let session = sessions.touch(token.hash(), &mut ended).expect("a live session");
+        let session = sessions
+            .touch(token.hash(), &mut ended)
+            .expect("a live session");
         assert_eq!(session.grant, grant);
-        assert!(sessions.touch(Token::generate().hash(), &mut ended).is_none());
+        assert!(
+            sessions
+                .touch(Token::generate().hash(), &mut ended)
+                .is_none()
+        );
         let other = sessions.start(GrantId::random()).0;
         assert_eq!(sessions.end_grant(grant).len(), 1);
         assert!(sessions.touch(token.hash(), &mut ended).is_none());
