@@ -66,6 +66,7 @@ pub struct ErrorDetail {
         api::grants::get,
         api::grants::update,
         api::grants::revoke,
+        api::grants::history,
         api::grants::revoke_many,
         api::grants::shared_with_me,
         api::links::probe,

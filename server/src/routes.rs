@@ -79,6 +79,7 @@ fn share_routes() -> Router<AppState> {
                 .patch(grants::update)
                 .delete(grants::revoke),
         )
+        .route("/api/v1/grants/{grant}/history", get(grants::history))
         .route("/api/v1/shared-with-me", get(grants::shared_with_me))
         .route("/api/v1/links/{token}", get(links::probe))
         .route("/api/v1/links/{token}/session", post(links::unlock))

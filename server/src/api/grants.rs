@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use casevault_crypto::{CaseKey, Token};
 use casevault_storage::{
     Actor, CaseId, FileId, FolderId, GrantAudience, GrantId, GrantRecipient, GrantRecord,
-    GrantRole, GrantStatus, GrantTarget, Timestamp, UserId,
+    GrantRole, GrantStatus, GrantTarget, MailStatus, Timestamp, UserId,
 };
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,9 @@ pub struct GrantView {
     pub last_access: Option<i64>,
     /// Revocation time.
     pub revoked_at: Option<i64>,
+    /// The e-mails sent about the share: `pending`, `sent`, `failed` (any one failed), or
+    /// `null` when none were sent.
+    pub mail: Option<&'static str>,
 }
 
 /// A share just created: the link and the password are shown this once.
@@ -193,8 +196,44 @@ impl GrantView {
             created_at: grant.created_at.0,
             last_access: grant.last_access.map(|t| t.0),
             revoked_at: grant.revoked_at.map(|t| t.0),
+            mail: None,
         })
     }
+
+    /// With the delivery state of the share's e-mails.
+    fn with_mail(mut self, mail: &HashMap<GrantId, MailStatus>, id: GrantId) -> Self {
+        self.mail = mail.get(&id).map(|status| match status {
+            MailStatus::Pending => "pending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        });
+        self
+    }
+}
+
+/// The delivery state of the e-mails about each of an owner's shares: the worst of them.
+async fn mail_states(
+    state: &AppState,
+    owner: UserId,
+) -> Result<HashMap<GrantId, MailStatus>, ApiError> {
+    let rank = |status: &MailStatus| match status {
+        MailStatus::Sent => 0,
+        MailStatus::Pending => 1,
+        MailStatus::Failed => 2,
+    };
+    let mut states: HashMap<GrantId, MailStatus> = HashMap::new();
+    for message in state.mail.messages_of(owner).await? {
+        let Some((_, Some(grant))) = message.about else {
+            continue;
+        };
+        let worse = states
+            .get(&grant)
+            .is_none_or(|known| rank(&message.status) > rank(known));
+        if worse {
+            states.insert(grant, message.status);
+        }
+    }
+    Ok(states)
 }
 
 /// A password for a link: 20 characters from an alphabet without look-alikes (about 100
@@ -436,6 +475,7 @@ pub async fn list(
     let mut grants = state.storage.meta().grants_of(user.id).await?;
     grants.retain(|g| case.is_none_or(|c| g.target.case() == c));
     grants.sort_by_key(|g| std::cmp::Reverse(g.created_at));
+    let mail = mail_states(&state, user.id).await?;
     let mut keys: HashMap<CaseId, CaseKey> = HashMap::new();
     let mut views = Vec::with_capacity(grants.len());
     for grant in &grants {
@@ -447,7 +487,7 @@ pub async fn list(
             slot.insert(state.storage.case_key(&record)?);
         }
         let Some(key) = keys.get(&case) else { continue };
-        let view = GrantView::of(&state, key, grant)?;
+        let view = GrantView::of(&state, key, grant)?.with_mail(&mail, grant.id);
         if filter.status.as_deref().is_none_or(|s| s == view.status) {
             views.push(view);
         }
@@ -486,7 +526,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<GrantView>, ApiError> {
     let (grant, key) = owned(&state, &user, &id).await?;
-    Ok(Json(GrantView::of(&state, &key, &grant)?))
+    let mail = mail_states(&state, user.id).await?;
+    Ok(Json(GrantView::of(&state, &key, &grant)?.with_mail(&mail, grant.id)))
 }
 
 /// A change to a share; absent fields stay as they are.
@@ -575,6 +616,26 @@ pub async fn update(
     .record(&state)
     .await?;
     Ok(Json(GrantView::of(&state, &key, &updated)?))
+}
+
+/// The access log of one share: every use, refusal and change, oldest first.
+#[utoipa::path(get, path = "/api/v1/grants/{grant}/history", tag = "shares", params(("grant" = String, Path, description = "The share's id")), responses((status = 200, body = super::cases::History), (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn history(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<super::cases::History>, ApiError> {
+    let (grant, _) = owned(&state, &user, &id).await?;
+    let entries = state
+        .storage
+        .meta()
+        .case_history(grant.target.case())
+        .await?
+        .into_iter()
+        .filter(|entry| entry.event.grant == Some(grant.id))
+        .map(super::cases::HistoryEntry::from)
+        .collect();
+    Ok(Json(super::cases::History { entries }))
 }
 
 /// Revokes one share (204): the next request through it fails, and a transfer in progress
