@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use casevault_crypto::TokenHash;
 use casevault_storage::{CaseId, FileId, Timestamp, UploadSession, UserId};
 use rand::RngExt;
 use tokio_util::sync::CancellationToken;
 
 /// How long an upload may take from its creation.
 pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(20 * 60 * 60);
-/// Uploads in progress per user.
+/// Uploads in progress per user or link session.
 pub const MAX_UPLOADS_PER_USER: usize = 32;
 /// Uploads in progress on the server (each holds up to one object-store part in memory).
 pub const MAX_UPLOADS: usize = 512;
@@ -61,10 +62,21 @@ pub enum Progress {
     Closed,
 }
 
+/// Who created an upload: nobody else may see or feed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TusOwner {
+    /// A signed-in user.
+    User(UserId),
+    /// A share-link session (its token hash).
+    Link(TokenHash),
+}
+
 /// One upload in progress.
 pub struct TusUpload {
-    /// Who created it; nobody else may see or feed it.
-    pub owner: UserId,
+    /// Who created it.
+    pub owner: TusOwner,
+    /// The name the uploader gave (a drop link may store it under a free variant).
+    pub given_name: String,
     /// The case it goes to.
     pub case: CaseId,
     /// The announced length.
@@ -113,7 +125,7 @@ pub enum RegisterError {
 /// The uploads in progress.
 #[derive(Default)]
 pub struct TusUploads {
-    entries: Mutex<HashMap<TusId, (UserId, Handle)>>,
+    entries: Mutex<HashMap<TusId, (TusOwner, Handle)>>,
 }
 
 impl std::fmt::Debug for TusUploads {
@@ -123,7 +135,7 @@ impl std::fmt::Debug for TusUploads {
 }
 
 impl TusUploads {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TusId, (UserId, Handle)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TusId, (TusOwner, Handle)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -142,11 +154,11 @@ impl TusUploads {
         Ok(id)
     }
 
-    /// The upload `id` if `user` created it.
-    pub fn get(&self, id: TusId, user: UserId) -> Option<Handle> {
+    /// The upload `id` if `caller` created it.
+    pub fn get(&self, id: TusId, caller: TusOwner) -> Option<Handle> {
         self.lock()
             .get(&id)
-            .filter(|(owner, _)| *owner == user)
+            .filter(|(owner, _)| *owner == caller)
             .map(|(_, handle)| Arc::clone(handle))
     }
 

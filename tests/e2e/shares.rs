@@ -662,3 +662,92 @@ async fn wrong_passwords_lock_a_link_until_its_owner_unlocks_it() {
     let mut patient = Recipient::new(&practice);
     patient.open(&practice, &token, "right password").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_drops_a_large_file_resumably_through_its_link() {
+    use base64::Engine;
+    let practice = Practice::spawn().await;
+    let dr = practice.user("dr").await;
+    let case = practice.new_case(&dr).await;
+    practice
+        .upload(&dr, &case, "impression.stl", b"the practice's own")
+        .await;
+    let created = share(&practice, &dr, json!({ "case": case, "role": "drop" })).await;
+    let mut lab = Recipient::new(&practice);
+    let info = lab
+        .unlock(
+            &practice,
+            &token_of(&created),
+            json!({ "password": created["password"], "name": "Lab" }),
+        )
+        .await;
+    lab.csrf = expect_json(info, 201).await["csrf_token"]
+        .as_str()
+        .map(str::to_owned);
+    let bytes = bytes_of(3 * 1024 * 1024 + 11, 9);
+    let name = base64::engine::general_purpose::STANDARD.encode("impression.stl");
+    let response = lab
+        .request(&practice, Method::POST, "/api/v1/uploads")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", bytes.len().to_string())
+        .header("upload-metadata", format!("filename {name}"))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let path = location
+        .strip_prefix(&practice.app.address)
+        .expect("on this server")
+        .to_owned();
+    let half = bytes.len() / 2;
+    let mut file_id = None;
+    for (offset, piece) in [(0, &bytes[..half]), (half, &bytes[half..])] {
+        let response = lab
+            .request(&practice, Method::PATCH, &path)
+            .header("tus-resumable", "1.0.0")
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string())
+            .body(piece.to_vec())
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(response.status(), 204);
+        file_id = response
+            .headers()
+            .get("x-file-id")
+            .map(|v| v.to_str().expect("ASCII").to_owned());
+    }
+    let file_id = file_id.expect("the stored file");
+    // The owner has both files; the dropper's kept its own name in the receipt only.
+    let tree = practice.tree(&dr, &case).await;
+    let dropped = tree["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["id"] == file_id.as_str())
+        .expect("the dropped file is in the case")
+        .clone();
+    assert_eq!(dropped["name"], "impression (2).stl");
+    assert_eq!(practice.download(&dr, &case, &file_id).await, bytes);
+    let receipt = lab
+        .request(&practice, Method::POST, "/api/v1/link/receipt")
+        .send()
+        .await
+        .expect("receipt");
+    let receipt = expect_json(receipt, 200).await;
+    assert_eq!(receipt["files"][0]["name"], "impression.stl");
+    assert_eq!(receipt["files"][0]["size"], bytes.len());
+    // Another session cannot see or feed the upload.
+    let stranger = Recipient::new(&practice);
+    let head = stranger
+        .request(&practice, Method::HEAD, &path)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), 401);
+}

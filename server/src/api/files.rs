@@ -250,7 +250,7 @@ pub async fn receive(
 }
 
 /// `name`, or the first of `stem (2).ext`, `stem (3).ext`… not taken in `folder`.
-async fn free_name(
+pub(crate) async fn free_name(
     state: &AppState,
     access: &CaseAccess,
     folder: Option<FolderId>,

@@ -527,7 +527,9 @@ pub async fn get(
 ) -> Result<Json<GrantView>, ApiError> {
     let (grant, key) = owned(&state, &user, &id).await?;
     let mail = mail_states(&state, user.id).await?;
-    Ok(Json(GrantView::of(&state, &key, &grant)?.with_mail(&mail, grant.id)))
+    Ok(Json(
+        GrantView::of(&state, &key, &grant)?.with_mail(&mail, grant.id),
+    ))
 }
 
 /// A change to a share; absent fields stay as they are.

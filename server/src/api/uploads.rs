@@ -8,21 +8,26 @@
 //! file's id in `X-File-Id`. Each request re-checks the caller's access to the case.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use casevault_storage::{Actor, CaseId, FileId, FolderId, NewFile, OnConflict, Outcome, Timestamp};
+use casevault_storage::{
+    Actor, CaseId, FileId, FolderId, NewFile, OnConflict, Outcome, Timestamp, Uploader,
+};
 use futures::StreamExt;
 
 use super::{parse_id, parse_optional_id};
+use crate::access::Principal;
 use crate::access::{self, Action};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Path, from_body_error};
+use crate::links::LinkUser;
 use crate::state::AppState;
-use crate::tus::{Guard, Progress, RegisterError, TusId, TusUpload, UPLOAD_LIFETIME};
+use crate::tus::{Guard, Progress, RegisterError, TusId, TusOwner, TusUpload, UPLOAD_LIFETIME};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -41,10 +46,11 @@ pub async fn options() -> Response {
     response
 }
 
-/// `POST /api/v1/uploads`: creates an upload (201 with its `Location`).
+/// `POST /api/v1/uploads`: creates an upload (201 with its `Location`). A share-link
+/// session may create one too (edit and drop links): its `case` metadata is optional.
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_version(&headers)?;
@@ -55,26 +61,49 @@ pub async fn create(
     }
     let length = number_header(&headers, "upload-length")?;
     let metadata = Metadata::parse(&headers)?;
-    let case: CaseId = parse_id(&metadata.case)?;
-    let access = access::authorize(&state, (&user).into(), Action::Upload, case).await?;
+    let case: CaseId = match (&caller, metadata.case.as_deref()) {
+        (_, Some(case)) => parse_id(case)?,
+        (Caller::Link(link), None) => link_case(&state, link).await?,
+        (Caller::User(_), None) => {
+            return Err(ApiError::BadRequest(
+                "Upload-Metadata: case is missing.".into(),
+            ));
+        }
+    };
+    let access = access::authorize(&state, caller.principal(), Action::Upload, case).await?;
     let folder: Option<FolderId> = parse_optional_id("folder", metadata.folder.as_deref())?;
+    let folder = folder.or(access.default_folder());
+    if !access.folder_in_scope(&state, folder).await? {
+        return Err(ApiError::NotFound);
+    }
+    let name = if access.is_drop() {
+        super::files::free_name(&state, &access, folder, &metadata.name).await?
+    } else {
+        metadata.name.clone()
+    };
+    let on_conflict = if access.is_drop() {
+        OnConflict::Fail
+    } else {
+        metadata.on_conflict
+    };
     let session = state
         .storage
         .begin_upload(NewFile {
             case: access.case.id,
             folder,
-            name: metadata.name,
-            uploaded_by: Actor::User(user.id),
+            name,
+            uploaded_by: caller.actor(),
             expected_size: Some(length),
-            on_conflict: metadata.on_conflict,
-            owner_only: false,
-            grant: None,
-            uploader: None,
+            on_conflict,
+            owner_only: access.is_drop(),
+            grant: access.relation.grant(),
+            uploader: caller.uploader(),
         })
         .await?;
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(lifetime_ms()));
     let upload = TusUpload {
-        owner: user.id,
+        owner: caller.owner(),
+        given_name: metadata.name,
         case: access.case.id,
         length,
         expires_at,
@@ -94,9 +123,12 @@ pub async fn create(
         }
     };
     if length == 0 {
-        let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+        let handle = state
+            .uploads
+            .get(id, caller.owner())
+            .ok_or(ApiError::NotFound)?;
         let mut upload = handle.lock().await;
-        complete(&state, &user, None, &mut upload).await?;
+        complete(&state, &caller, None, &mut upload).await?;
     }
     let mut response = StatusCode::CREATED.into_response();
     let headers = response.headers_mut();
@@ -110,12 +142,12 @@ pub async fn create(
 /// `HEAD /api/v1/uploads/{id}`: the current offset.
 pub async fn head(
     State(state): State<AppState>,
-    user: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let handle = state
         .uploads
-        .get(parse_tus_id(&id)?, user.id)
+        .get(parse_tus_id(&id)?, caller.owner())
         .ok_or(ApiError::NotFound)?;
     let upload = handle.lock().await;
     if matches!(upload.progress, Progress::Closed) {
@@ -138,7 +170,7 @@ pub async fn head(
 pub async fn patch(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    user: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -152,7 +184,10 @@ pub async fn patch(
     }
     let offset = number_header(&headers, "upload-offset")?;
     let id = parse_tus_id(&id)?;
-    let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+    let handle = state
+        .uploads
+        .get(id, caller.owner())
+        .ok_or(ApiError::NotFound)?;
     let Ok(mut upload) = handle.try_lock_owned() else {
         return Err(ApiError::Conflict(
             "Another request is writing to this upload; retry after it ends.".into(),
@@ -169,13 +204,13 @@ pub async fn patch(
             upload.offset()
         )));
     }
-    access::authorize(&state, (&user).into(), Action::Upload, upload.case).await?;
+    access::authorize(&state, caller.principal(), Action::Upload, upload.case).await?;
     // The writing runs in its own task: a client that goes away mid-request cancels this
     // handler, and a write cancelled halfway would end the upload instead of leaving it
     // ready to resume.
     let task_state = state.clone();
     let written = tokio::spawn(async move {
-        let file = append(&task_state, &user, ip, id, &mut upload, body).await?;
+        let file = append(&task_state, &caller, ip, id, &mut upload, body).await?;
         Ok::<_, ApiError>((upload.offset(), upload.expires_at, file))
     })
     .await
@@ -196,7 +231,7 @@ pub async fn patch(
 /// this request completed it.
 async fn append(
     state: &AppState,
-    user: &AuthUser,
+    caller: &Caller,
     ip: Option<std::net::IpAddr>,
     id: TusId,
     upload: &mut Guard,
@@ -210,7 +245,7 @@ async fn append(
         Fed::All
             if matches!(upload.progress, Progress::Open(_)) && upload.offset() == upload.length =>
         {
-            Ok(Some(complete(state, user, ip, upload).await?))
+            Ok(Some(complete(state, caller, ip, upload).await?))
         }
         Fed::All => Ok(None),
         // What arrived is kept; the client asks HEAD for the offset and goes on.
@@ -226,13 +261,16 @@ async fn append(
 /// `DELETE /api/v1/uploads/{id}`: cancels an upload (204); nothing of it is kept.
 pub async fn delete(
     State(state): State<AppState>,
-    user: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_version(&headers)?;
     let id = parse_tus_id(&id)?;
-    let handle = state.uploads.get(id, user.id).ok_or(ApiError::NotFound)?;
+    let handle = state
+        .uploads
+        .get(id, caller.owner())
+        .ok_or(ApiError::NotFound)?;
     state.uploads.remove(id);
     handle.lock().await.close().await;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -272,18 +310,28 @@ async fn feed(session: &mut casevault_storage::UploadSession, body: Body) -> Fed
 /// Commits a fully received upload and records it.
 async fn complete(
     state: &AppState,
-    user: &AuthUser,
+    caller: &Caller,
     ip: Option<std::net::IpAddr>,
     upload: &mut TusUpload,
 ) -> Result<FileId, ApiError> {
     let Progress::Open(session) = std::mem::replace(&mut upload.progress, Progress::Closed) else {
         return Err(ApiError::Conflict("The upload is already complete.".into()));
     };
-    let audit = Audit::case(Actor::User(user.id), "file.upload", upload.case, ip);
+    let mut audit = Audit::case(caller.actor(), "file.upload", upload.case, ip);
+    if let Caller::Link(link) = caller {
+        audit = audit.grant(link.grant);
+    }
     match session.finish().await {
         Ok(file) => {
             upload.progress = Progress::Done(file.id);
             audit.file(file.id).record(state).await?;
+            if let Caller::Link(link) = caller {
+                let name = upload.given_name.clone();
+                state
+                    .links
+                    .sessions
+                    .update(link.session, |s| s.uploaded.push((file.id, name)));
+            }
             Ok(file.id)
         }
         Err(err) => {
@@ -293,10 +341,75 @@ async fn complete(
     }
 }
 
+/// Who is uploading: a signed-in user, or a share-link session (edit and drop links).
+pub enum Caller {
+    /// A user (session cookie or API token).
+    User(AuthUser),
+    /// A recipient session.
+    Link(LinkUser),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match AuthUser::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Caller::User(user)),
+            Err(ApiError::Unauthorized) => match LinkUser::from_request_parts(parts, state).await {
+                Ok(link) => Ok(Caller::Link(link)),
+                Err(ApiError::LinkUnavailable) => Err(ApiError::Unauthorized),
+                Err(other) => Err(other),
+            },
+            Err(other) => Err(other),
+        }
+    }
+}
+
+impl Caller {
+    fn principal(&self) -> Principal {
+        match self {
+            Caller::User(user) => Principal::User(user.id),
+            Caller::Link(link) => Principal::Link(link.grant),
+        }
+    }
+
+    fn owner(&self) -> TusOwner {
+        match self {
+            Caller::User(user) => TusOwner::User(user.id),
+            Caller::Link(link) => TusOwner::Link(link.session),
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        match self {
+            Caller::User(user) => Actor::User(user.id),
+            Caller::Link(link) => Actor::Grant(link.grant),
+        }
+    }
+
+    fn uploader(&self) -> Option<Uploader> {
+        match self {
+            Caller::User(_) => None,
+            Caller::Link(link) => link.uploader.clone(),
+        }
+    }
+}
+
+/// The case a link session's grant is on.
+async fn link_case(state: &AppState, link: &LinkUser) -> Result<CaseId, ApiError> {
+    let grant = state
+        .storage
+        .meta()
+        .grant(link.grant)
+        .await?
+        .ok_or(ApiError::LinkUnavailable)?;
+    Ok(grant.target.case())
+}
+
 /// The destination of an upload, from `Upload-Metadata`.
 struct Metadata {
     name: String,
-    case: String,
+    case: Option<String>,
     folder: Option<String>,
     on_conflict: OnConflict,
 }
@@ -331,7 +444,7 @@ impl Metadata {
         };
         Ok(Self {
             name: name.ok_or_else(|| bad("filename is missing"))?,
-            case: case.ok_or_else(|| bad("case is missing"))?,
+            case,
             folder,
             on_conflict,
         })
@@ -425,7 +538,10 @@ mod tests {
         );
         let metadata = Metadata::parse(&headers).expect("valid metadata");
         assert_eq!(metadata.name, "scan é.stl");
-        assert_eq!(metadata.case, "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            metadata.case.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
         assert_eq!(metadata.on_conflict, OnConflict::Replace);
         assert!(metadata.folder.is_none());
 
