@@ -10,6 +10,7 @@ mod http;
 mod layers;
 mod secret;
 mod sections;
+mod shares;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use sections::{
     LogSettings, S3Settings, SecuritySettings, SmtpSettings, SmtpTls, StorageBackend,
     StorageSettings,
 };
+pub use shares::ShareSettings;
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,8 @@ pub struct Settings {
     /// Outgoing mail; mail is disabled when this section is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpSettings>,
+    /// Shares: expiry, reminders, link locking.
+    pub shares: ShareSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -91,6 +95,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             security: SecuritySettings::default(),
             smtp: None,
+            shares: ShareSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -137,6 +137,7 @@ impl Server {
             started_at: SystemTime::now(),
         });
         crate::links::spawn_sweeper(state.clone(), shutdown.clone());
+        crate::links::reminders::spawn(state.clone(), shutdown.clone());
         Ok(Self {
             settings,
             listener,

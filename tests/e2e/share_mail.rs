@@ -255,3 +255,55 @@ async fn with_mail_off_the_owner_passes_the_link_on() {
         Some(1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owner_and_recipient_are_reminded_once_before_a_link_expires() {
+    let Some(sink) = mail_sink::smtp_sink() else {
+        return;
+    };
+    let practice = Practice::spawn_with(Backend::Local, |s| {
+        s.smtp = Some(sink.settings());
+        s.shares.reminder_before = Duration::from_secs(3600);
+    })
+    .await
+    .expect("local");
+    let dr = practice.user(&unique("dr")).await;
+    let case = practice.new_case(&dr).await;
+    let patient = format!("{}@example.org", unique("patient"));
+    let now = casevault_server::admin::storage::Timestamp::now().0;
+    let response = practice
+        .send(
+            &dr,
+            Method::POST,
+            "/api/v1/grants",
+            Some(
+                json!({ "case": case, "role": "read", "recipient_email": patient,
+                         "expires_at": now + 2 * 3_600_000 }),
+            ),
+        )
+        .await;
+    expect_json(response, 201).await;
+    let reminders = casevault_server::links::reminders::send_due;
+    let soon = casevault_server::admin::storage::Timestamp(now + 90 * 60_000);
+    assert_eq!(
+        reminders(
+            &practice.state,
+            casevault_server::admin::storage::Timestamp(now)
+        )
+        .await
+        .expect("check"),
+        0
+    );
+    assert_eq!(reminders(&practice.state, soon).await.expect("check"), 1);
+    assert_eq!(
+        reminders(&practice.state, soon).await.expect("check"),
+        0,
+        "once"
+    );
+    wait_for(&sink, "A share expires soon", &dr.email).await;
+    let to_patient = wait_for(&sink, "A link shared with you expires soon", &patient).await;
+    assert!(
+        !to_patient.text().contains("/s/"),
+        "the reminder carries no link"
+    );
+}

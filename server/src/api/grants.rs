@@ -5,8 +5,9 @@
 //! A grant shares a case, a folder or a file as read-only, edit or drop-only, either with a
 //! colleague's account or as a link for an external recipient. A link gets a 256-bit token
 //! (only its hash is stored) and a password (generated when the owner gives none; a link
-//! without a password needs `"no_password": true`). Every grant expires, seven days after
-//! its creation unless the owner chooses otherwise, within [`MAX_LIFETIME_DAYS`].
+//! without a password needs `"no_password": true`). Every grant expires: after
+//! `shares.default_expiry` (seven days) unless the owner chooses otherwise, within
+//! `shares.max_expiry`.
 
 use std::collections::HashMap;
 
@@ -26,18 +27,16 @@ use super::{double_option, parse_id, parse_optional_id};
 use crate::access::{self, Action, Principal};
 use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
+use crate::config::ShareSettings;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::links::notify::{self, MailOutcome};
 use crate::state::AppState;
 
-/// Longest a grant may last, in days.
-pub const MAX_LIFETIME_DAYS: i64 = 365;
 /// Shortest password an owner may choose for a link.
 pub const MIN_LINK_PASSWORD_CHARS: usize = 8;
 /// Longest note, in characters.
 const MAX_NOTE_CHARS: usize = 2000;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The form to share something.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -252,15 +251,17 @@ pub fn generate_password() -> String {
 }
 
 /// The expiry of a new or changed grant: the chosen time (in the future, within the
-/// maximum) or seven days from now.
-fn expiry(chosen: Option<i64>) -> Result<Timestamp, ApiError> {
+/// configured maximum) or the configured default from now.
+fn expiry(settings: &ShareSettings, chosen: Option<i64>) -> Result<Timestamp, ApiError> {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let now = Timestamp::now().0;
-    let latest = now + MAX_LIFETIME_DAYS * DAY_MS;
+    let latest = now.saturating_add(ms(settings.max_expiry));
     match chosen {
-        None => Ok(Timestamp(now + 7 * DAY_MS)),
+        None => Ok(Timestamp(now.saturating_add(ms(settings.default_expiry)))),
         Some(at) if at > now && at <= latest => Ok(Timestamp(at)),
         Some(_) => Err(ApiError::BadRequest(format!(
-            "The expiry must be in the future and at most {MAX_LIFETIME_DAYS} days away."
+            "The expiry must be in the future and at most {} away.",
+            humantime::format_duration(settings.max_expiry)
         ))),
     }
 }
@@ -315,7 +316,7 @@ pub async fn create(
         ));
     }
     let note = check_note(&form.note)?;
-    let expires_at = expiry(form.expires_at)?;
+    let expires_at = expiry(&state.settings.shares, form.expires_at)?;
     let download_limit = check_limit(form.download_limit)?;
     let owner = state
         .storage
@@ -561,7 +562,10 @@ pub async fn update(
     Json(change): Json<GrantChange>,
 ) -> Result<Json<GrantView>, ApiError> {
     let (grant, key) = owned(&state, &user, &id).await?;
-    let expires_at = change.expires_at.map(|at| expiry(Some(at))).transpose()?;
+    let expires_at = change
+        .expires_at
+        .map(|at| expiry(&state.settings.shares, Some(at)))
+        .transpose()?;
     let download_limit = change.download_limit.map(check_limit).transpose()?;
     let recipient = match change.note.as_deref() {
         None => None,
@@ -788,6 +792,8 @@ pub async fn shared_with_me(
 mod tests {
     use super::*;
 
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
     #[test]
     fn generated_passwords_are_long_and_differ() {
         let a = generate_password();
@@ -800,11 +806,12 @@ mod tests {
 
     #[test]
     fn expiry_defaults_to_seven_days_and_is_bounded() {
+        let settings = ShareSettings::default();
         let now = Timestamp::now().0;
-        let default = expiry(None).expect("default").0;
+        let default = expiry(&settings, None).expect("default").0;
         assert!((default - now - 7 * DAY_MS).abs() < 5_000);
-        assert!(expiry(Some(now - 1)).is_err());
-        assert!(expiry(Some(now + (MAX_LIFETIME_DAYS + 1) * DAY_MS)).is_err());
-        assert!(expiry(Some(now + DAY_MS)).is_ok());
+        assert!(expiry(&settings, Some(now - 1)).is_err());
+        assert!(expiry(&settings, Some(now + 366 * DAY_MS)).is_err());
+        assert!(expiry(&settings, Some(now + DAY_MS)).is_ok());
     }
 }

@@ -37,7 +37,7 @@ use crate::auth::{AuthRuntime, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::links::sessions::Download;
-use crate::links::{self, GrantWatch, LOCK_AFTER, LinkUser};
+use crate::links::{self, GrantWatch, LinkUser};
 use crate::state::AppState;
 use crate::transfer::Tracked;
 use crate::transfer::tracked::Ending;
@@ -150,7 +150,7 @@ async fn info(
 }
 
 /// Opens a link with its password: a session cookie (201). Wrong passwords slow down, then
-/// answer 429, and lock the link after [`LOCK_AFTER`]; the owner sees the lock.
+/// answer 429, and lock the link after `shares.lock_after` of them; the owner is told.
 #[utoipa::path(post, path = "/api/v1/links/{token}/session", tag = "links", params(("token" = String, Path, description = "The link token")), request_body = Unlock, responses((status = 201, body = LinkInfo), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 429, body = crate::openapi::ErrorBody)))]
 pub async fn unlock(
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ pub async fn unlock(
             let record = state
                 .storage
                 .meta()
-                .record_failed_attempt(grant.id, Timestamp::now(), LOCK_AFTER)
+                .record_failed_attempt(grant.id, Timestamp::now(), state.settings.shares.lock_after)
                 .await?;
             let case = grant.target.case();
             let audit = Audit::case(Actor::Grant(grant.id), "share.open", case, ip).grant(grant.id);

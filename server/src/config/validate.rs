@@ -13,8 +13,33 @@ pub(super) fn finish(settings: &mut Settings) -> Result<(), ConfigError> {
     storage(settings)?;
     security(settings)?;
     smtp(settings)?;
+    shares(settings)?;
     tracing_subscriber::EnvFilter::try_new(&settings.log.filter)
         .map_err(|err| ConfigError::invalid("log.filter", err.to_string()))?;
+    Ok(())
+}
+
+fn shares(settings: &Settings) -> Result<(), ConfigError> {
+    let shares = &settings.shares;
+    let hour = std::time::Duration::from_secs(3600);
+    if shares.max_expiry < hour {
+        return Err(ConfigError::invalid(
+            "shares.max_expiry",
+            "must be at least 1h",
+        ));
+    }
+    if shares.default_expiry < hour || shares.default_expiry > shares.max_expiry {
+        return Err(ConfigError::invalid(
+            "shares.default_expiry",
+            "must be at least 1h and at most shares.max_expiry",
+        ));
+    }
+    if shares.lock_after == 0 {
+        return Err(ConfigError::invalid(
+            "shares.lock_after",
+            "must be at least 1",
+        ));
+    }
     Ok(())
 }
 

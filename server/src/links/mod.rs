@@ -8,6 +8,7 @@
 //! many wrong passwords says so (its holder already knows the link exists).
 
 pub mod notify;
+pub mod reminders;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -29,8 +30,6 @@ use crate::state::AppState;
 
 /// Name of the recipient session cookie.
 pub const COOKIE_NAME: &str = "cv_link";
-/// Wrong passwords after which a link locks until its owner unlocks it.
-pub const LOCK_AFTER: u32 = 10;
 
 /// The link machinery of one server.
 #[derive(Debug, Default)]

@@ -6,7 +6,7 @@
 //! reference, no file or folder name, no note (the recipient reads the note on the link's
 //! page, after the password). A link's message never holds its password.
 
-use casevault_storage::{GrantId, UserId};
+use casevault_storage::{GrantId, GrantRecord, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -111,6 +111,28 @@ pub async fn link_locked(state: &AppState, owner: UserId, grant: GrantId) {
         state.public_url
     );
     notify_owner(state, owner, grant, "A share link was locked", text).await;
+}
+
+/// Reminds an owner that a share expires soon.
+pub async fn expiry_owner(state: &AppState, grant: &GrantRecord, expires: &str) {
+    let text = format!(
+        "Hello,\n\none of your shares expires on {expires}. To keep it, extend it under \"All \
+         shares\": {}\n",
+        state.public_url
+    );
+    notify_owner(state, grant.owner, grant.id, "A share expires soon", text).await;
+}
+
+/// Reminds a link's recipient that it expires soon.
+pub async fn expiry_recipient(state: &AppState, grant: &GrantRecord, to: &str, expires: &str) {
+    let text = format!(
+        "Hello,\n\nthe link to the files shared with you works until {expires}. Use it before \
+         then; the sender can send a new one later.\n"
+    );
+    match Message::new(to, "A link shared with you expires soon", text) {
+        Ok(message) => queue_or_log(state, message.about(grant.owner, Some(grant.id))).await,
+        Err(err) => tracing::info!(grant = %grant.id, error = %err, "no reminder sent"),
+    }
 }
 
 /// Sends a dropper the receipt of what they uploaded (names they gave, sizes, checksums).

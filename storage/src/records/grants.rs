@@ -112,6 +112,8 @@ pub struct GrantRecord {
     pub created_at: Timestamp,
     /// Last successful use (a claimed download).
     pub last_access: Option<Timestamp>,
+    /// When the expiry reminder went out.
+    pub reminded_at: Option<Timestamp>,
 }
 
 impl GrantRecord {
@@ -145,6 +147,7 @@ impl GrantRecord {
             revoked_at: None,
             created_at: Timestamp::now(),
             last_access: None,
+            reminded_at: None,
         }
     }
 
