@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use casevault_server::auth::{AuthPolicy, AuthRuntime, ThrottlePolicy};
-use casevault_tests::{Practice, TestUser, expect_error, expect_json, id_of};
+use casevault_tests::{Backend, Practice, TestUser, expect_error, expect_json, id_of};
 use futures::StreamExt;
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
@@ -102,7 +102,18 @@ fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_patient_downloads_once_through_a_one_time_link() {
-    let practice = Practice::spawn().await;
+    patient_journey(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patient_downloads_once_through_a_one_time_link_on_s3() {
+    patient_journey(Backend::S3).await;
+}
+
+async fn patient_journey(backend: Backend) {
+    let Some(practice) = Practice::spawn_on(backend).await else {
+        return;
+    };
     let dr = practice.user("dr").await;
     let case = practice.new_case(&dr).await;
     let bytes = bytes_of(300_000, 1);
@@ -750,4 +761,56 @@ async fn a_lab_drops_a_large_file_resumably_through_its_link() {
         .await
         .expect("HEAD");
     assert_eq!(head.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_stops_a_colleagues_download_in_progress() {
+    let practice = Practice::spawn().await;
+    let dr = practice.user("dr").await;
+    let colleague = practice.user("colleague").await;
+    let case = practice.new_case(&dr).await;
+    let bytes = bytes_of(24 * 1024 * 1024, 5);
+    let file = id_of(&practice.upload(&dr, &case, "cbct.zip", &bytes).await);
+    let created = share(
+        &practice,
+        &dr,
+        json!({ "case": case, "role": "read", "colleague": colleague.email }),
+    )
+    .await;
+    let path = format!("/api/v1/cases/{case}/files/{file}/content");
+    let response = practice.send(&colleague, Method::GET, &path, None).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut received = body.next().await.expect("a chunk").expect("bytes").len();
+    let grant = created["grant"]["id"].as_str().expect("an id");
+    let revoke = practice
+        .send(
+            &dr,
+            Method::DELETE,
+            &format!("/api/v1/grants/{grant}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status(), 204);
+    let mut failed = false;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => received += chunk.len(),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        failed && received < bytes.len(),
+        "stopped after {received} bytes"
+    );
+    assert_eq!(
+        practice
+            .send(&colleague, Method::GET, &path, None)
+            .await
+            .status(),
+        404
+    );
 }

@@ -23,6 +23,7 @@ use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
+use crate::links;
 use crate::state::AppState;
 use crate::transfer::{RangeRequest, Tracked, content_disposition, media_type, parse_range};
 
@@ -60,6 +61,7 @@ pub async fn content(
         None
     } else {
         let stream = open(&state, &file, &plan).await?;
+        let stream = links::watched_if_shared(&state, access.relation.grant(), stream).await?;
         Some(Body::from_stream(Tracked::new(
             stream,
             audit.when_sent(&state),

@@ -19,6 +19,7 @@ use crate::audit::Audit;
 use crate::auth::{AuthUser, ClientIp};
 use crate::error::{ApiError, BoxError};
 use crate::extract::Path;
+use crate::links;
 use crate::state::AppState;
 use crate::transfer::Tracked;
 use crate::transfer::content_disposition;
@@ -36,14 +37,15 @@ pub async fn case(
     let details = state.storage.case_details(&access.case)?;
     let audit = Audit::case(Actor::User(user.id), "case.zip", access.case.id, ip);
     let (entries, files) = collect(&state, &access, access.default_folder()).await?;
-    Ok(respond(
+    respond(
         &state,
+        &access,
         &method,
         &details.patient_ref,
-        entries,
-        files,
+        (entries, files),
         audit,
-    ))
+    )
+    .await
 }
 
 /// A folder and everything under it as a ZIP.
@@ -60,7 +62,7 @@ pub async fn folder(
     let name = state.storage.folder_name(&access.key, &folder)?;
     let audit = Audit::case(Actor::User(user.id), "folder.zip", access.case.id, ip);
     let (entries, files) = collect(&state, &access, Some(folder.id)).await?;
-    Ok(respond(&state, &method, &name, entries, files, audit))
+    respond(&state, &access, &method, &name, (entries, files), audit).await
 }
 
 /// The entries of the archive of `root` (the whole case when `None`): every visible file
@@ -127,24 +129,23 @@ fn relative_dir(
     None
 }
 
-fn respond(
+async fn respond(
     state: &AppState,
+    access: &CaseAccess,
     method: &Method,
     name: &str,
-    entries: Vec<ZipEntry>,
-    files: Vec<FileRecord>,
+    (entries, files): (Vec<ZipEntry>, Vec<FileRecord>),
     audit: Audit,
-) -> Response {
+) -> Result<Response, ApiError> {
     let length = zip_len(&entries);
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(Tracked::new(
-            stream(state, entries, files),
-            audit.when_sent(state),
-        ))
+        let stream = stream(state, entries, files);
+        let stream = links::watched_if_shared(state, access.relation.grant(), stream).await?;
+        Body::from_stream(Tracked::new(stream, audit.when_sent(state)))
     };
-    response(name, length, body)
+    Ok(response(name, length, body))
 }
 
 /// The archive of `entries`, each read from its file in `files` (same order) when its

@@ -315,6 +315,30 @@ impl GrantWatch {
     }
 }
 
+/// A transfer's body: through a grant (a colleague's share), it stops at the first chunk
+/// after the grant was revoked or expired; otherwise it is `inner` as it is.
+pub async fn watched_if_shared<S, E>(
+    state: &AppState,
+    grant: Option<GrantId>,
+    inner: S,
+) -> Result<futures::stream::BoxStream<'static, Result<Bytes, BoxError>>, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+    E: Into<BoxError> + Send,
+{
+    let Some(grant) = grant else {
+        return Ok(inner.map(|item| item.map_err(Into::into)).boxed());
+    };
+    let record = state
+        .storage
+        .meta()
+        .grant(grant)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let sent = Arc::new(AtomicU64::new(0));
+    Ok(watched(inner, GrantWatch::new(state, record), sent).boxed())
+}
+
 /// A body stream that stops with an error at the first chunk after its grant stopped being
 /// valid, and counts the bytes it yields into `sent`.
 pub fn watched<S, E>(
