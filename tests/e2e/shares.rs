@@ -814,3 +814,85 @@ async fn a_revocation_stops_a_colleagues_download_in_progress() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_folder_keeps_its_structure() {
+    let practice = Practice::spawn().await;
+    let dr = practice.user("dr").await;
+    let case = practice.new_case(&dr).await;
+    practice
+        .upload(&dr, &case, "Scans", b"a file named like the folder")
+        .await;
+    let created = share(&practice, &dr, json!({ "case": case, "role": "drop" })).await;
+    let mut lab = Recipient::new(&practice);
+    let info = lab
+        .unlock(
+            &practice,
+            &token_of(&created),
+            json!({ "password": created["password"] }),
+        )
+        .await;
+    lab.csrf = expect_json(info, 201).await["csrf_token"]
+        .as_str()
+        .map(str::to_owned);
+    for (path, name) in [
+        ("Scans/Upper", "a.stl"),
+        ("Scans/Upper", "b.stl"),
+        ("Scans/Lower", "c.stl"),
+    ] {
+        let response = lab
+            .request(&practice, Method::POST, "/api/v1/link/files")
+            .header("x-folder-path", path)
+            .header("x-file-name", name)
+            .body(name.as_bytes().to_vec())
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), 201, "{path}/{name}");
+    }
+    // The owner sees the structure under a free name beside their own file "Scans".
+    let tree = practice.tree(&dr, &case).await;
+    let folders = tree["folders"].as_array().expect("folders");
+    let name_of = |id: &Value| {
+        folders
+            .iter()
+            .find(|f| &f["id"] == id)
+            .map(|f| f["name"].as_str().unwrap_or_default().to_owned())
+    };
+    let mut paths: Vec<String> = tree["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| !f["folder"].is_null())
+        .map(|f| {
+            let folder = folders
+                .iter()
+                .find(|d| d["id"] == f["folder"])
+                .expect("its folder");
+            let parent = name_of(&folder["parent"]).unwrap_or_default();
+            format!(
+                "{parent}/{}/{}",
+                folder["name"].as_str().unwrap_or_default(),
+                f["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "Scans (2)/Lower/c.stl",
+            "Scans (2)/Upper/a.stl",
+            "Scans (2)/Upper/b.stl"
+        ]
+    );
+    // An owner's own upload into a path through a file's name is refused plainly.
+    let response = practice
+        .upload_request(&dr, &case, "", "x.stl")
+        .header("x-folder-path", "Scans/Deeper")
+        .body(b"x".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(expect_error(response, 409).await, "conflict");
+}

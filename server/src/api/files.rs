@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use casevault_crypto::CaseKey;
+use casevault_storage::meta::NameEntry;
 use casevault_storage::names::{name_tag, validate_name};
 use casevault_storage::{
     Actor, FileRecord, FolderId, FolderRecord, NewFile, OnConflict, Outcome, StorageError, Uploader,
@@ -33,6 +34,9 @@ use crate::transfer::decode_header_name;
 
 /// The request header that carries an uploaded file's name.
 pub const FILE_NAME_HEADER: &str = "x-file-name";
+/// The optional request header with the folders to put the file in, relative to the
+/// destination (`scans/upper`, percent-encoded UTF-8): a folder upload keeps its structure.
+pub const FOLDER_PATH_HEADER: &str = "x-folder-path";
 
 /// A file as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,6 +200,13 @@ pub async fn receive(
     if !access.folder_in_scope(state, folder).await? {
         return Err(ApiError::NotFound);
     }
+    let folder = match headers.get(FOLDER_PATH_HEADER) {
+        None => folder,
+        Some(path) => {
+            let path = decode_header_name(path.as_bytes())?;
+            make_folders(state, access, actor, folder, &path).await?
+        }
+    };
     let on_conflict = match query.on_conflict.as_deref() {
         None | Some("fail") => OnConflict::Fail,
         Some("replace") if !access.is_drop() => OnConflict::Replace,
@@ -246,6 +257,115 @@ pub async fn receive(
             audit.outcome(outcome).record(state).await?;
             Err(err)
         }
+    }
+}
+
+/// Most folder levels an upload's `X-Folder-Path` may create.
+const MAX_FOLDER_DEPTH: usize = 32;
+
+/// Finds or creates the folders of a relative `path` (`a/b/c`) under `parent`, as a folder
+/// upload needs them; returns the deepest. An existing folder is reused; where a file has
+/// the name, a drop-only share makes a free variant (it must learn nothing) and anyone else
+/// gets 409.
+async fn make_folders(
+    state: &AppState,
+    access: &CaseAccess,
+    actor: Actor,
+    parent: Option<FolderId>,
+    path: &str,
+) -> Result<Option<FolderId>, ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.len() > MAX_FOLDER_DEPTH {
+        return Err(ApiError::BadRequest(format!(
+            "A folder path may have at most {MAX_FOLDER_DEPTH} levels."
+        )));
+    }
+    let meta = state.storage.meta();
+    let mut current = parent;
+    for segment in segments {
+        validate_name(segment)?;
+        let existing = meta
+            .lookup_name(access.case.id, current, name_tag(&access.key, segment))
+            .await?;
+        current = Some(match existing {
+            Some(NameEntry::Folder(id)) => id,
+            Some(NameEntry::File(_)) if !access.is_drop() => {
+                return Err(ApiError::Conflict(
+                    "A file has the name of a folder in the path.".into(),
+                ));
+            }
+            Some(NameEntry::File(_)) => {
+                folder_variant(state, access, actor, current, segment).await?
+            }
+            None => create_or_find(state, access, actor, current, segment).await?,
+        });
+    }
+    Ok(current)
+}
+
+/// For a drop where a file has the folder's name: the first of `name (2)`, `name (3)`…
+/// that is a folder (reused) or free (created).
+async fn folder_variant(
+    state: &AppState,
+    access: &CaseAccess,
+    actor: Actor,
+    parent: Option<FolderId>,
+    name: &str,
+) -> Result<FolderId, ApiError> {
+    for n in 2..=1000u32 {
+        let candidate = format!("{name} ({n})");
+        validate_name(&candidate)?;
+        let tag = name_tag(&access.key, &candidate);
+        match state
+            .storage
+            .meta()
+            .lookup_name(access.case.id, parent, tag)
+            .await?
+        {
+            Some(NameEntry::Folder(id)) => return Ok(id),
+            Some(NameEntry::File(_)) => continue,
+            None => return create_or_find(state, access, actor, parent, &candidate).await,
+        }
+    }
+    Err(ApiError::Conflict(
+        "No free folder name was found; rename the folder and try again.".into(),
+    ))
+}
+
+/// Creates the folder `name` in `parent`, or finds it when a parallel upload made it first.
+async fn create_or_find(
+    state: &AppState,
+    access: &CaseAccess,
+    actor: Actor,
+    parent: Option<FolderId>,
+    name: &str,
+) -> Result<FolderId, ApiError> {
+    match state
+        .storage
+        .create_folder(access.case.id, parent, name)
+        .await
+    {
+        Ok(folder) => {
+            Audit::case(actor, "folder.create", access.case.id, None)
+                .record(state)
+                .await?;
+            Ok(folder.id)
+        }
+        Err(StorageError::NameConflict) => {
+            let tag = name_tag(&access.key, name);
+            match state
+                .storage
+                .meta()
+                .lookup_name(access.case.id, parent, tag)
+                .await?
+            {
+                Some(NameEntry::Folder(id)) => Ok(id),
+                _ => Err(ApiError::Conflict(
+                    "The folder path changed meanwhile; retry.".into(),
+                )),
+            }
+        }
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -37,6 +37,11 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<FolderView>), ApiError> {
     let access =
         access::authorize(&state, (&user).into(), Action::Upload, parse_id(&case)?).await?;
+    if access.is_drop() {
+        // A name conflict would tell a dropper what the folder holds: drops make their
+        // folders silently, through an upload's X-Folder-Path.
+        return Err(ApiError::Forbidden);
+    }
     let parent: Option<FolderId> = parse_optional_id("parent", form.parent.as_deref())?;
     let parent = parent.or(access.default_folder());
     if !access.folder_in_scope(&state, parent).await? {

@@ -201,7 +201,10 @@ pub async fn unlock(
             let case = grant.target.case();
             let audit = Audit::case(Actor::Grant(grant.id), "share.open", case, ip).grant(grant.id);
             audit.outcome(Outcome::Denied).record(&state).await?;
-            if record.locked_at.is_some() && grant.locked_at.is_none() {
+            // Attempts race; only the one that reached the threshold reports the lock.
+            if record.locked_at.is_some()
+                && record.failed_attempts == state.settings.shares.lock_after
+            {
                 state.links.grant_changed();
                 links::end_sessions(&state, grant.id).await;
                 links::notify::link_locked(&state, grant.owner, grant.id).await;

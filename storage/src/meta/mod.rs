@@ -26,6 +26,7 @@ use crate::codec;
 use crate::error::{Result, StorageError};
 use crate::quota::{QuotaAccount, QuotaRecord};
 
+pub use cases::NameEntry;
 pub use files::{CommitFile, OnConflict};
 pub use folders::FolderDeletion;
 pub use grant_check::GrantFaults;
