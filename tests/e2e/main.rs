@@ -9,6 +9,7 @@ mod cases;
 mod config;
 mod errors;
 mod files;
+mod grant_matrix;
 mod headers;
 mod health;
 mod large;
