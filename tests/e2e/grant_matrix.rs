@@ -84,6 +84,9 @@ enum Action {
     Info,
     Read,
     Upload,
+    /// Creating a folder directly: an upload right, but not for a drop (a taken name would
+    /// tell it what the folder holds; drops make folders silently through uploads).
+    MakeFolder,
     WriteFiles,
     Edit,
     Delete,
@@ -201,8 +204,8 @@ const ENDPOINTS: &[Endpoint] = &[
     case("POST", "/api/v1/cases/{case}/files?folder={folder}", UPLOAD_TAKEN, Action::Upload, 201)
         .targeted()
         .taken(),
-    case("POST", "/api/v1/cases/{case}/folders", FOLDER, Action::Upload, 201).targeted(),
-    case("POST", "/api/v1/cases/{case}/folders", FOLDER_TAKEN, Action::Upload, 201)
+    case("POST", "/api/v1/cases/{case}/folders", FOLDER, Action::MakeFolder, 201).targeted(),
+    case("POST", "/api/v1/cases/{case}/folders", FOLDER_TAKEN, Action::MakeFolder, 201)
         .targeted()
         .taken(),
     case("PATCH", "/api/v1/cases/{case}/files/{file}", RENAME, Action::WriteFiles, 200).targeted(),
@@ -261,7 +264,7 @@ impl Endpoint {
             Action::Info => true,
             Action::Read => role != Role::Drop,
             Action::Upload => role != Role::Read,
-            Action::WriteFiles => role == Role::Edit,
+            Action::MakeFolder | Action::WriteFiles => role == Role::Edit,
             Action::Edit | Action::Delete | Action::History | Action::Share => false,
         };
         if !permitted {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use casevault_server::auth::{AuthPolicy, AuthRuntime, ThrottlePolicy};
-use casevault_server::links::LOCK_AFTER;
 use casevault_tests::{Practice, TestUser, expect_error, expect_json, id_of};
 use futures::StreamExt;
 use reqwest::Method;
@@ -119,6 +118,7 @@ async fn flood() -> Flooded {
 async fn a_password_flood_locks_the_link_with_bounded_hashing() {
     let flooded = flood().await;
     let practice = &flooded.practice;
+    let lock_after = practice.state.settings.shares.lock_after;
     let mut tally: BTreeMap<(u16, &str), usize> = BTreeMap::new();
     for (status, code) in &flooded.answers {
         *tally.entry((*status, code.as_str())).or_default() += 1;
@@ -139,8 +139,8 @@ async fn a_password_flood_locks_the_link_with_bounded_hashing() {
         );
     }
     assert!(
-        flooded.count(401) >= LOCK_AFTER as usize,
-        "the lock comes after {LOCK_AFTER} wrong passwords"
+        flooded.count(401) >= lock_after as usize,
+        "the lock comes after {lock_after} wrong passwords"
     );
     assert!(flooded.count(403) > 0, "the locked link says so");
     assert!(flooded.count(429) > 0, "the client is throttled");
