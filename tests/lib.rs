@@ -149,38 +149,51 @@ pub fn test_settings(data_dir: &Path, configure: impl FnOnce(&mut Settings)) -> 
 /// S3 settings from `CASEVAULT_TEST_S3_{ENDPOINT,BUCKET,REGION,ACCESS_KEY,SECRET_KEY}`; `None`
 /// with a note when they are missing, a panic when `CASEVAULT_TEST_REQUIRE_SERVICES=1`.
 pub fn s3_settings() -> Option<S3Settings> {
-    let var = |name: &str| std::env::var(format!("CASEVAULT_TEST_S3_{name}")).ok();
-    let names = ["ENDPOINT", "BUCKET", "REGION", "ACCESS_KEY", "SECRET_KEY"];
-    let values: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
-    if let [
-        Some(endpoint),
-        Some(bucket),
-        Some(region),
-        Some(key),
-        Some(secret),
-    ] = &values[..]
-    {
-        return Some(S3Settings {
-            allow_http: endpoint.starts_with("http://"),
-            endpoint: Some(endpoint.clone()),
-            bucket: bucket.clone(),
-            region: region.clone(),
-            access_key_id: key.clone(),
-            secret_access_key: Some(Secret::new(secret.clone())),
-            ..S3Settings::default()
-        });
-    }
+    let [endpoint, bucket, region, key, secret] = service_vars(
+        [
+            "CASEVAULT_TEST_S3_ENDPOINT",
+            "CASEVAULT_TEST_S3_BUCKET",
+            "CASEVAULT_TEST_S3_REGION",
+            "CASEVAULT_TEST_S3_ACCESS_KEY",
+            "CASEVAULT_TEST_S3_SECRET_KEY",
+        ],
+        "the S3 variant",
+        "an S3 server",
+    )?;
+    Some(S3Settings {
+        allow_http: endpoint.starts_with("http://"),
+        endpoint: Some(endpoint),
+        bucket,
+        region,
+        access_key_id: key,
+        secret_access_key: Some(Secret::new(secret)),
+        ..S3Settings::default()
+    })
+}
+
+/// The values of the variables describing a service `scripts/test` starts: `None` with a
+/// note naming the missing ones (skipping `part`), or a panic when
+/// `CASEVAULT_TEST_REQUIRE_SERVICES=1`.
+pub fn service_vars<const N: usize>(
+    names: [&str; N],
+    part: &str,
+    service: &str,
+) -> Option<[String; N]> {
+    let values = names.map(|name| std::env::var(name).ok());
     let missing: Vec<&str> = names
         .iter()
         .zip(&values)
         .filter(|(_, v)| v.is_none())
         .map(|(n, _)| *n)
         .collect();
-    let note = format!("CASEVAULT_TEST_S3_{{{}}} not set", missing.join(","));
+    if missing.is_empty() {
+        return Some(values.map(Option::unwrap_or_default));
+    }
+    let note = format!("{} not set", missing.join(", "));
     if std::env::var("CASEVAULT_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
         panic!("{note}, but CASEVAULT_TEST_REQUIRE_SERVICES=1 (run scripts/test)");
     }
-    eprintln!("note: skipping the S3 variant: {note} (scripts/test starts an S3 server)");
+    eprintln!("note: skipping {part}: {note} (scripts/test starts {service})");
     None
 }
 

@@ -37,34 +37,22 @@ pub struct SmtpSink {
 /// The sink from the environment; `None` with a note when a variable is missing, a panic
 /// when `CASEVAULT_TEST_REQUIRE_SERVICES=1`.
 pub fn smtp_sink() -> Option<SmtpSink> {
-    let names = [
-        "CASEVAULT_TEST_SMTP_HOST",
-        "CASEVAULT_TEST_SMTP_PORT",
-        "CASEVAULT_TEST_MAILDIR",
-    ];
-    let values: Vec<Option<String>> = names.iter().map(|n| std::env::var(n).ok()).collect();
-    if let [Some(host), Some(port), Some(maildir)] = &values[..] {
-        let port = port
+    let [host, port, maildir] = crate::service_vars(
+        [
+            "CASEVAULT_TEST_SMTP_HOST",
+            "CASEVAULT_TEST_SMTP_PORT",
+            "CASEVAULT_TEST_MAILDIR",
+        ],
+        "the SMTP part",
+        "an SMTP sink",
+    )?;
+    Some(SmtpSink {
+        host,
+        port: port
             .parse()
-            .expect("CASEVAULT_TEST_SMTP_PORT is a port number");
-        return Some(SmtpSink {
-            host: host.clone(),
-            port,
-            maildir: PathBuf::from(maildir),
-        });
-    }
-    let missing: Vec<&str> = names
-        .iter()
-        .zip(&values)
-        .filter(|(_, v)| v.is_none())
-        .map(|(n, _)| *n)
-        .collect();
-    let note = format!("{} not set", missing.join(", "));
-    if std::env::var("CASEVAULT_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{note}, but CASEVAULT_TEST_REQUIRE_SERVICES=1 (run scripts/test)");
-    }
-    eprintln!("note: skipping the SMTP part: {note} (scripts/test starts an SMTP sink)");
-    None
+            .expect("CASEVAULT_TEST_SMTP_PORT is a port number"),
+        maildir: PathBuf::from(maildir),
+    })
 }
 
 /// `[smtp]` settings for `host:port` without TLS, with retries after 1 s (at most 2 s) so
