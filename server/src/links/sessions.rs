@@ -67,6 +67,18 @@ pub struct LinkSession {
     pub notified: bool,
 }
 
+impl LinkSession {
+    /// Whether the session has ended by its timeouts. A session with a transfer running
+    /// lives on until the transfer ends: ending it would refund a download that may still
+    /// complete (a large file over a slow line outlasts the idle timeout).
+    fn timed_out(&self, now: Instant) -> bool {
+        let transferring = self.claim.as_ref().is_some_and(|claim| claim.busy);
+        !transferring
+            && (now.duration_since(self.last_seen) > IDLE_TIMEOUT
+                || now.duration_since(self.started) > ABSOLUTE_TIMEOUT)
+    }
+}
+
 /// The recipient sessions of one server.
 #[derive(Debug, Default)]
 pub struct LinkSessions {
@@ -115,9 +127,7 @@ impl LinkSessions {
         let mut sessions = self.lock();
         let now = Instant::now();
         let session = sessions.get_mut(&hash)?;
-        if now.duration_since(session.last_seen) > IDLE_TIMEOUT
-            || now.duration_since(session.started) > ABSOLUTE_TIMEOUT
-        {
+        if session.timed_out(now) {
             ended.extend(sessions.remove(&hash));
             return None;
         }
@@ -156,10 +166,7 @@ impl LinkSessions {
         let mut sessions = self.lock();
         let expired: Vec<TokenHash> = sessions
             .iter()
-            .filter(|(_, s)| {
-                now.duration_since(s.last_seen) > IDLE_TIMEOUT
-                    || now.duration_since(s.started) > ABSOLUTE_TIMEOUT
-            })
+            .filter(|(_, s)| s.timed_out(now))
             .map(|(k, _)| *k)
             .collect();
         expired.iter().filter_map(|h| sessions.remove(h)).collect()
@@ -191,5 +198,35 @@ mod tests {
         assert!(sessions.touch(token.hash(), &mut ended).is_none());
         assert!(sessions.touch(other.hash(), &mut ended).is_some());
         assert!(ended.is_empty());
+    }
+
+    #[test]
+    fn a_session_with_a_running_transfer_does_not_time_out() {
+        let now = Instant::now();
+        let Some(long_ago) = now.checked_sub(ABSOLUTE_TIMEOUT + IDLE_TIMEOUT) else {
+            return;
+        };
+        let mut session = LinkSession {
+            grant: GrantId::random(),
+            started: long_ago,
+            last_seen: long_ago,
+            claim: None,
+            uploader: None,
+            uploaded: Vec::new(),
+            notified: false,
+        };
+        assert!(session.timed_out(now));
+        session.claim = Some(Claim {
+            download: Download::Archive,
+            size: 10,
+            sent: 0,
+            busy: true,
+            counted: false,
+        });
+        assert!(!session.timed_out(now), "the transfer is still running");
+        if let Some(claim) = session.claim.as_mut() {
+            claim.busy = false;
+        }
+        assert!(session.timed_out(now));
     }
 }
