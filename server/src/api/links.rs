@@ -434,10 +434,7 @@ pub async fn upload(
     .await?;
     if let Ok(id) = created.1.0.id.parse() {
         let name = created.1.0.name.clone();
-        state
-            .links
-            .sessions
-            .update(link.session, |s| s.uploaded.push((id, name)));
+        state.links.sessions.record_upload(link.session, id, name);
     }
     Ok(created)
 }

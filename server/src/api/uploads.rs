@@ -330,7 +330,7 @@ async fn complete(
                 state
                     .links
                     .sessions
-                    .update(link.session, |s| s.uploaded.push((file.id, name)));
+                    .record_upload(link.session, file.id, name);
             }
             Ok(file.id)
         }

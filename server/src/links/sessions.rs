@@ -144,6 +144,12 @@ impl LinkSessions {
         self.lock().get_mut(&hash).map(change)
     }
 
+    /// Records a file a session uploaded, under the name its uploader gave, for the receipt
+    /// and the owner's notice.
+    pub fn record_upload(&self, hash: TokenHash, file: FileId, given_name: String) {
+        self.update(hash, |s| s.uploaded.push((file, given_name)));
+    }
+
     /// Ends a session and hands it back.
     pub fn end(&self, hash: TokenHash) -> Option<LinkSession> {
         self.lock().remove(&hash)
