@@ -37,6 +37,7 @@ const TUS_EXTENSIONS: &str = "creation,termination,expiration";
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 
 /// `OPTIONS /api/v1/uploads`: what the server supports.
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads", responses((status = 204, description = "Tus-Version and Tus-Extension headers")))]
 pub async fn options() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
@@ -48,6 +49,7 @@ pub async fn options() -> Response {
 
 /// `POST /api/v1/uploads`: creates an upload (201 with its `Location`). A share-link
 /// session may create one too (edit and drop links): its `case` metadata is optional.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", params(("tus-resumable" = String, Header, description = "1.0.0"), ("upload-length" = u64, Header, description = "The file's length"), ("upload-metadata" = String, Header, description = "filename, case (optional for a link session), folder, on_conflict; values base64")), responses((status = 201, description = "Created; Location names the upload"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,6 +142,7 @@ pub async fn create(
 }
 
 /// `HEAD /api/v1/uploads/{id}`: the current offset.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path, description = "The upload's id")), responses((status = 200, description = "Upload-Offset and Upload-Length headers"), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn head(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,6 +170,7 @@ pub async fn head(
 
 /// `PATCH /api/v1/uploads/{id}`: appends the body at `Upload-Offset` (204 with the new
 /// offset; 409 when the offset is not the current one).
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path, description = "The upload's id"), ("tus-resumable" = String, Header, description = "1.0.0"), ("upload-offset" = u64, Header, description = "Where the body goes")), request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"), responses((status = 204, description = "The new Upload-Offset; X-File-Id once complete"), (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody), (status = 415, body = crate::openapi::ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -259,6 +263,7 @@ async fn append(
 }
 
 /// `DELETE /api/v1/uploads/{id}`: cancels an upload (204); nothing of it is kept.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path, description = "The upload's id"), ("tus-resumable" = String, Header, description = "1.0.0")), responses((status = 204, description = "Cancelled; nothing is kept"), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
