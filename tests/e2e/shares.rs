@@ -58,9 +58,14 @@ impl Recipient {
     }
 
     async fn open(&mut self, practice: &Practice, token: &str, password: &str) -> Value {
-        let response = self
-            .unlock(practice, token, json!({ "password": password }))
-            .await;
+        self.open_with(practice, token, json!({ "password": password }))
+            .await
+    }
+
+    /// Opens the link with `form` (password, uploader), asserting 201, and keeps the CSRF
+    /// token for later changes.
+    async fn open_with(&mut self, practice: &Practice, token: &str, form: Value) -> Value {
+        let response = self.unlock(practice, token, form).await;
         let body = expect_json(response, 201).await;
         self.csrf = body["csrf_token"].as_str().map(str::to_owned);
         body
@@ -348,15 +353,9 @@ async fn a_lab_drops_files_and_sees_nothing() {
     let token = token_of(&created);
     let password = created["password"].as_str().expect("a password").to_owned();
     let mut lab = Recipient::new(&practice);
-    let response = lab
-        .unlock(
-            &practice,
-            &token,
-            json!({ "password": password, "name": "Dental Lab Schmidt", "email": "lab@example.org" }),
-        )
-        .await;
-    let info = expect_json(response, 201).await;
-    lab.csrf = info["csrf_token"].as_str().map(str::to_owned);
+    let form =
+        json!({ "password": password, "name": "Dental Lab Schmidt", "email": "lab@example.org" });
+    let info = lab.open_with(&practice, &token, form).await;
     assert_eq!(info["role"], "drop");
 
     assert_eq!(lab.get(&practice, "/api/v1/link/tree").await.status(), 403);
@@ -685,16 +684,12 @@ async fn a_lab_drops_a_large_file_resumably_through_its_link() {
         .await;
     let created = share(&practice, &dr, json!({ "case": case, "role": "drop" })).await;
     let mut lab = Recipient::new(&practice);
-    let info = lab
-        .unlock(
-            &practice,
-            &token_of(&created),
-            json!({ "password": created["password"], "name": "Lab" }),
-        )
-        .await;
-    lab.csrf = expect_json(info, 201).await["csrf_token"]
-        .as_str()
-        .map(str::to_owned);
+    lab.open_with(
+        &practice,
+        &token_of(&created),
+        json!({ "password": created["password"], "name": "Lab" }),
+    )
+    .await;
     let bytes = bytes_of(3 * 1024 * 1024 + 11, 9);
     let name = base64::engine::general_purpose::STANDARD.encode("impression.stl");
     let response = lab
@@ -825,16 +820,12 @@ async fn a_dropped_folder_keeps_its_structure() {
         .await;
     let created = share(&practice, &dr, json!({ "case": case, "role": "drop" })).await;
     let mut lab = Recipient::new(&practice);
-    let info = lab
-        .unlock(
-            &practice,
-            &token_of(&created),
-            json!({ "password": created["password"] }),
-        )
-        .await;
-    lab.csrf = expect_json(info, 201).await["csrf_token"]
-        .as_str()
-        .map(str::to_owned);
+    lab.open_with(
+        &practice,
+        &token_of(&created),
+        json!({ "password": created["password"] }),
+    )
+    .await;
     for (path, name) in [
         ("Scans/Upper", "a.stl"),
         ("Scans/Upper", "b.stl"),
