@@ -877,6 +877,19 @@ async fn a_dropped_folder_keeps_its_structure() {
             "Scans (2)/Upper/b.stl"
         ]
     );
+    // The folders the drop made are in the history, with the share and the address.
+    let grant = created["grant"]["id"].as_str().expect("an id");
+    let made: Vec<Value> = practice
+        .history(&dr, &case)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "folder.create")
+        .collect();
+    assert_eq!(made.len(), 3, "Scans (2), Upper, Lower");
+    assert!(
+        made.iter()
+            .all(|e| e["grant"] == grant && e["ip"] == "127.0.0.1")
+    );
     // An owner's own upload into a path through a file's name is refused plainly.
     let response = practice
         .upload_request(&dr, &case, "", "x.stl")

@@ -204,7 +204,11 @@ pub async fn receive(
         None => folder,
         Some(path) => {
             let path = decode_header_name(path.as_bytes())?;
-            make_folders(state, access, actor, folder, &path).await?
+            let made = through(
+                access,
+                Audit::case(actor, "folder.create", access.case.id, ip),
+            );
+            make_folders(state, access, &made, folder, &path).await?
         }
     };
     let on_conflict = match query.on_conflict.as_deref() {
@@ -235,10 +239,10 @@ pub async fn receive(
         grant,
         uploader,
     };
-    let mut audit = Audit::case(actor, "file.upload", access.case.id, ip);
-    if let Some(grant) = grant {
-        audit = audit.grant(grant);
-    }
+    let audit = through(
+        access,
+        Audit::case(actor, "file.upload", access.case.id, ip),
+    );
     match store(state, new, body).await {
         Ok(file) => {
             audit.file(file.id).record(state).await?;
@@ -260,6 +264,14 @@ pub async fn receive(
     }
 }
 
+/// An audit event naming the grant the access goes through, if any.
+fn through(access: &CaseAccess, audit: Audit) -> Audit {
+    match access.relation.grant() {
+        Some(grant) => audit.grant(grant),
+        None => audit,
+    }
+}
+
 /// Most folder levels an upload's `X-Folder-Path` may create.
 const MAX_FOLDER_DEPTH: usize = 32;
 
@@ -270,7 +282,7 @@ const MAX_FOLDER_DEPTH: usize = 32;
 async fn make_folders(
     state: &AppState,
     access: &CaseAccess,
-    actor: Actor,
+    made: &Audit,
     parent: Option<FolderId>,
     path: &str,
 ) -> Result<Option<FolderId>, ApiError> {
@@ -295,9 +307,9 @@ async fn make_folders(
                 ));
             }
             Some(NameEntry::File(_)) => {
-                folder_variant(state, access, actor, current, segment).await?
+                folder_variant(state, access, made, current, segment).await?
             }
-            None => create_or_find(state, access, actor, current, segment).await?,
+            None => create_or_find(state, access, made, current, segment).await?,
         });
     }
     Ok(current)
@@ -308,7 +320,7 @@ async fn make_folders(
 async fn folder_variant(
     state: &AppState,
     access: &CaseAccess,
-    actor: Actor,
+    made: &Audit,
     parent: Option<FolderId>,
     name: &str,
 ) -> Result<FolderId, ApiError> {
@@ -324,7 +336,7 @@ async fn folder_variant(
         {
             Some(NameEntry::Folder(id)) => return Ok(id),
             Some(NameEntry::File(_)) => continue,
-            None => return create_or_find(state, access, actor, parent, &candidate).await,
+            None => return create_or_find(state, access, made, parent, &candidate).await,
         }
     }
     Err(ApiError::Conflict(
@@ -336,7 +348,7 @@ async fn folder_variant(
 async fn create_or_find(
     state: &AppState,
     access: &CaseAccess,
-    actor: Actor,
+    made: &Audit,
     parent: Option<FolderId>,
     name: &str,
 ) -> Result<FolderId, ApiError> {
@@ -346,9 +358,7 @@ async fn create_or_find(
         .await
     {
         Ok(folder) => {
-            Audit::case(actor, "folder.create", access.case.id, None)
-                .record(state)
-                .await?;
+            made.clone().record(state).await?;
             Ok(folder.id)
         }
         Err(StorageError::NameConflict) => {
