@@ -2,12 +2,14 @@
 
 pub mod auth;
 pub mod cases;
+pub mod colleagues;
 pub mod download;
 pub mod files;
 pub mod folders;
 pub mod grants;
 pub mod health;
 pub mod links;
+pub mod preferences;
 pub mod quota;
 pub mod setup;
 pub mod tokens;

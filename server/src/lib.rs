@@ -32,6 +32,7 @@ pub mod http;
 pub mod links;
 pub mod mail;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod signals;

@@ -1,7 +1,7 @@
 //! The route table: every path the server answers, in one place.
 
 use axum::Router;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, head, patch, post};
 
@@ -15,10 +15,16 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/api/v1/health", get(api::health::get))
         .route("/api/v1/quota", get(api::quota::get))
+        .route(
+            "/api/v1/preferences",
+            get(api::preferences::get).patch(api::preferences::update),
+        )
+        .route("/api/v1/colleagues", get(api::colleagues::list))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::auth::routes())
         .merge(case_routes())
         .merge(share_routes())
+        .merge(crate::pages::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -92,14 +98,13 @@ fn share_routes() -> Router<AppState> {
         .route("/api/v1/link/logout", post(links::logout))
 }
 
-/// Unknown paths: the JSON 404 under `/api/`, a plain one elsewhere (the web interface will
-/// answer there with its own page).
-async fn not_found(uri: Uri) -> Response {
+/// Unknown paths: the JSON 404 under `/api/`, the web interface's page elsewhere.
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
         ApiError::NotFound.into_response()
     } else {
-        (StatusCode::NOT_FOUND, "not found\n").into_response()
+        crate::pages::not_found(&headers)
     }
 }
 

@@ -187,3 +187,45 @@ pub struct PendingUpload {
     /// When it started.
     pub started_at: Timestamp,
 }
+
+/// How a user's interface is set up: their case labels and which e-mails they want. Holds
+/// no patient data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// The user's labels for cases, in display order.
+    pub labels: Vec<Label>,
+    /// Which notifications the user receives.
+    pub notify: Notifications,
+}
+
+/// A case label: the id cases store, a name and a colour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    /// Stable id, referenced by cases.
+    pub id: u32,
+    /// Shown name.
+    pub name: String,
+    /// `#rrggbb`.
+    pub colour: String,
+}
+
+/// The e-mails a user wants about their shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notifications {
+    /// Files dropped into a share.
+    pub drops: bool,
+    /// A recipient downloaded from a link.
+    pub downloads: bool,
+    /// A share is about to expire.
+    pub expiry: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            drops: true,
+            downloads: false,
+            expiry: true,
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod grant_check;
 mod grant_counters;
 mod grants;
 mod outbox;
+mod preferences;
 mod sessions;
 mod uploads;
 
@@ -84,6 +85,8 @@ pub(crate) struct Trees {
     pub outbox_due: Tree,
     /// Owner ‖ mail id → (), for messages sent on a user's behalf.
     pub outbox_by_owner: Tree,
+    /// User id → their interface preferences (label names and colours, notifications).
+    pub preferences: Tree,
 }
 
 /// The metadata database. Cheap to clone.
@@ -159,6 +162,7 @@ impl Meta {
             outbox: tree("outbox")?,
             outbox_due: tree("outbox_due")?,
             outbox_by_owner: tree("outbox_by_owner")?,
+            preferences: tree("preferences")?,
         };
         Ok(Meta {
             db,
