@@ -109,7 +109,7 @@ pub struct FolderRecord {
 }
 
 /// Who caused a change: a user, or an external recipient acting through a grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Actor {
     /// A signed-in user or an API token's owner.
     User(UserId),

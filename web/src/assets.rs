@@ -22,6 +22,7 @@ macro_rules! assets {
 /// Every file under `static/` (a test keeps this list complete).
 const FILES: &[(&str, &[u8])] = assets![
     "app.css",
+    "favicon.svg",
     "icons.svg",
     "js/app.js",
     "js/login.js",

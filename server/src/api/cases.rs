@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use casevault_storage::{
-    Actor, AuditEntry, CaseDetails, CaseRecord, CaseStatus, NewCase, OrgId, Outcome, QuotaAccount,
-    Timestamp,
+    Actor, AuditEntry, CaseDetails, CaseRecord, CaseStatus, FileId, NewCase, OrgId, Outcome,
+    QuotaAccount, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -325,6 +325,10 @@ pub struct HistoryEntry {
     pub ip: Option<String>,
     /// `success`, `denied` or `failed`.
     pub outcome: &'static str,
+    /// Who, for people: a user's name, or the recipient of the share used.
+    pub actor_name: Option<String>,
+    /// The file's current name, while it exists.
+    pub file_name: Option<String>,
 }
 
 /// Who caused an event.
@@ -371,6 +375,8 @@ impl From<AuditEntry> for HistoryEntry {
                 Outcome::Denied => "denied",
                 Outcome::Failed => "failed",
             },
+            actor_name: None,
+            file_name: None,
         }
     }
 }
@@ -392,14 +398,19 @@ pub async fn history(
     let principal = Principal::from(&user);
     let access =
         access::authorize(&state, principal, Action::ReadHistory, parse_id(&case)?).await?;
-    let entries = state
-        .storage
-        .meta()
-        .case_history(access.case.id)
-        .await?
-        .into_iter()
-        .map(HistoryEntry::from)
-        .collect();
+    let audit = state.storage.meta().case_history(access.case.id).await?;
+    let mut names = Names::default();
+    let mut entries = Vec::with_capacity(audit.len());
+    for entry in audit {
+        let actor = entry.event.actor;
+        let file = entry.event.file;
+        let mut view = HistoryEntry::from(entry);
+        view.actor_name = names.actor(&state, &access, actor).await?;
+        if let Some(file) = file {
+            view.file_name = names.file(&state, &access, file).await?;
+        }
+        entries.push(view);
+    }
     Ok(Json(History { entries }))
 }
 
@@ -435,4 +446,62 @@ fn check_labels(labels: &[u32]) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// Names for a case's history, each looked up once.
+#[derive(Default)]
+struct Names {
+    actors: std::collections::HashMap<Actor, Option<String>>,
+    files: std::collections::HashMap<FileId, Option<String>>,
+}
+
+impl Names {
+    /// A user's name, or for a share the colleague's name or the link's recipient e-mail.
+    async fn actor(
+        &mut self,
+        state: &AppState,
+        access: &CaseAccess,
+        actor: Actor,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(name) = self.actors.get(&actor) {
+            return Ok(name.clone());
+        }
+        let meta = state.storage.meta();
+        let name = match actor {
+            Actor::User(id) => meta.user(id).await?.map(|u| u.display_name),
+            Actor::Grant(id) => match meta.grant(id).await? {
+                Some(grant) => match grant.grantee() {
+                    Some(colleague) => meta.user(colleague).await?.map(|u| u.display_name),
+                    None => state
+                        .storage
+                        .grant_recipient(&access.key, &grant)?
+                        .and_then(|r| r.email),
+                },
+                None => None,
+            },
+            Actor::System => None,
+        };
+        self.actors.insert(actor, name.clone());
+        Ok(name)
+    }
+
+    /// A file's name while it exists.
+    async fn file(
+        &mut self,
+        state: &AppState,
+        access: &CaseAccess,
+        id: FileId,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(name) = self.files.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = match state.storage.meta().file(id).await? {
+            Some(file) if file.case == access.case.id => {
+                Some(state.storage.file_name(&access.key, &file)?)
+            }
+            _ => None,
+        };
+        self.files.insert(id, name.clone());
+        Ok(name)
+    }
 }

@@ -204,11 +204,7 @@ pub async fn receive(
         None => folder,
         Some(path) => {
             let path = decode_header_name(path.as_bytes())?;
-            let made = through(
-                access,
-                Audit::case(actor, "folder.create", access.case.id, ip),
-            );
-            make_folders(state, access, &made, folder, &path).await?
+            folder_for_path(state, access, actor, ip, folder, &path).await?
         }
     };
     let on_conflict = match query.on_conflict.as_deref() {
@@ -270,6 +266,23 @@ fn through(access: &CaseAccess, audit: Audit) -> Audit {
         Some(grant) => audit.grant(grant),
         None => audit,
     }
+}
+
+/// The folder a file of a folder upload goes to: the relative `path` (`a/b`) under
+/// `parent`, its folders found or created (and audited) as [`make_folders`] does.
+pub(crate) async fn folder_for_path(
+    state: &AppState,
+    access: &CaseAccess,
+    actor: Actor,
+    ip: Option<IpAddr>,
+    parent: Option<FolderId>,
+    path: &str,
+) -> Result<Option<FolderId>, ApiError> {
+    let made = through(
+        access,
+        Audit::case(actor, "folder.create", access.case.id, ip),
+    );
+    make_folders(state, access, &made, parent, path).await
 }
 
 /// Most folder levels an upload's `X-Folder-Path` may create.

@@ -2,7 +2,8 @@
 //! `OPTIONS/POST /api/v1/uploads`, `HEAD/PATCH/DELETE /api/v1/uploads/{id}`.
 //!
 //! `POST` announces the length in `Upload-Length` and the destination in `Upload-Metadata`:
-//! `filename` (or `name`), `case`, and optionally `folder` and `on_conflict` (`replace`),
+//! `filename` (or `name`), `case`, and optionally `folder`, `path` (a folder upload's
+//! relative folder path, created as needed) and `on_conflict` (`replace`),
 //! each base64-encoded as tus specifies. `PATCH` requests then send the bytes from the
 //! current `Upload-Offset` on; the one that completes the upload answers with the stored
 //! file's id in `X-File-Id`. Each request re-checks the caller's access to the case.
@@ -49,9 +50,10 @@ pub async fn options() -> Response {
 
 /// `POST /api/v1/uploads`: creates an upload (201 with its `Location`). A share-link
 /// session may create one too (edit and drop links): its `case` metadata is optional.
-#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", params(("tus-resumable" = String, Header, description = "1.0.0"), ("upload-length" = u64, Header, description = "The file's length"), ("upload-metadata" = String, Header, description = "filename, case (optional for a link session), folder, on_conflict; values base64")), responses((status = 201, description = "Created; Location names the upload"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", params(("tus-resumable" = String, Header, description = "1.0.0"), ("upload-length" = u64, Header, description = "The file's length"), ("upload-metadata" = String, Header, description = "filename, case (optional for a link session), folder, path, on_conflict; values base64")), responses((status = 201, description = "Created; Location names the upload"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -78,6 +80,12 @@ pub async fn create(
     if !access.folder_in_scope(&state, folder).await? {
         return Err(ApiError::NotFound);
     }
+    let folder = match metadata.path.as_deref() {
+        Some(path) if !path.is_empty() => {
+            super::files::folder_for_path(&state, &access, caller.actor(), ip, folder, path).await?
+        }
+        _ => folder,
+    };
     let name = if access.is_drop() {
         super::files::free_name(&state, &access, folder, &metadata.name).await?
     } else {
@@ -416,6 +424,8 @@ struct Metadata {
     name: String,
     case: Option<String>,
     folder: Option<String>,
+    /// A folder upload's relative folder path (`a/b`), created under `folder` as needed.
+    path: Option<String>,
     on_conflict: OnConflict,
 }
 
@@ -427,7 +437,8 @@ impl Metadata {
             .ok_or_else(|| bad("missing (it must name the file and the case)"))?
             .to_str()
             .map_err(|_| bad("not ASCII"))?;
-        let (mut name, mut case, mut folder, mut on_conflict) = (None, None, None, None);
+        let (mut name, mut case, mut folder, mut path, mut on_conflict) =
+            (None, None, None, None, None);
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
             let value = base64::engine::general_purpose::STANDARD
@@ -438,6 +449,7 @@ impl Metadata {
                 "filename" | "name" => name = Some(value),
                 "case" => case = Some(value),
                 "folder" => folder = Some(value),
+                "path" => path = Some(value),
                 "on_conflict" => on_conflict = Some(value),
                 _ => {}
             }
@@ -451,6 +463,7 @@ impl Metadata {
             name: name.ok_or_else(|| bad("filename is missing"))?,
             case,
             folder,
+            path,
             on_conflict,
         })
     }
