@@ -25,4 +25,5 @@ mod shutdown;
 mod tls;
 mod tls_reload;
 mod tus;
+mod web;
 mod zip;

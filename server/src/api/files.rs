@@ -305,10 +305,13 @@ async fn make_folders(
             "A folder path may have at most {MAX_FOLDER_DEPTH} levels."
         )));
     }
+    // Every name is checked before any folder is made, so a bad path leaves nothing behind.
+    for segment in &segments {
+        validate_name(segment)?;
+    }
     let meta = state.storage.meta();
     let mut current = parent;
     for segment in segments {
-        validate_name(segment)?;
         let existing = meta
             .lookup_name(access.case.id, current, name_tag(&access.key, segment))
             .await?;
