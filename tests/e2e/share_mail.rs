@@ -307,3 +307,101 @@ async fn owner_and_recipient_are_reminded_once_before_a_link_expires() {
         "the reminder carries no link"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_gets_only_the_notices_they_asked_for() {
+    let Some(sink) = mail_sink::smtp_sink() else {
+        return;
+    };
+    let practice = Practice::spawn_with(Backend::Local, |s| s.smtp = Some(sink.settings()))
+        .await
+        .expect("local");
+    let name = unique("dr-prefs");
+    let dr = practice.user(&name).await;
+    let case = practice.new_case(&dr).await;
+    let file = id_of(&practice.upload(&dr, &case, "plan.pdf", b"%PDF plan").await);
+    // No drop notices, but download notices.
+    let prefs = json!({ "notify": { "drops": false, "downloads": true, "expiry": true } });
+    let response = practice
+        .send(&dr, Method::PATCH, "/api/v1/preferences", Some(prefs))
+        .await;
+    expect_json(response, 200).await;
+
+    let share = |form: Value| {
+        let practice = &practice;
+        let dr = &dr;
+        async move {
+            expect_json(
+                practice
+                    .send(dr, Method::POST, "/api/v1/grants", Some(form))
+                    .await,
+                201,
+            )
+            .await
+        }
+    };
+    let read = share(json!({ "case": case, "role": "read", "no_password": true })).await;
+    let (client, cookie, _) =
+        open_link(&practice, read["link"].as_str().expect("link"), json!({})).await;
+    for _ in 0..2 {
+        let download = client
+            .get(
+                practice
+                    .app
+                    .url(&format!("/api/v1/link/files/{file}/content")),
+            )
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(download.bytes().await.expect("body").as_ref(), b"%PDF plan");
+    }
+    let notice = wait_for(&sink, "Your shared files were downloaded", &dr.email).await;
+    assert!(!notice.text().contains("plan.pdf"), "no file names in mail");
+
+    let drop = share(json!({ "case": case, "role": "drop", "no_password": true })).await;
+    let (client, cookie, csrf) = open_link(
+        &practice,
+        drop["link"].as_str().expect("link"),
+        json!({ "name": "Lab" }),
+    )
+    .await;
+    let upload = client
+        .post(practice.app.url("/api/v1/link/files"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("x-file-name", "crown.stl")
+        .body("solid crown")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 201);
+    let receipt = client
+        .post(practice.app.url("/api/v1/link/receipt"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("receipt");
+    assert_eq!(receipt.status(), 200);
+
+    // Whatever was queued has been delivered by now: mail goes out in order.
+    let marker = share(json!({ "case": case, "role": "read", "no_password": true, "recipient_email": format!("{}@example.org", unique("marker")) })).await;
+    let to = marker["grant"]["recipient_email"]
+        .as_str()
+        .expect("recipient")
+        .to_owned();
+    wait_for(&sink, &format!("{name} shared files with you"), &to).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_owner: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.header("To").as_deref() == Some(dr.email.as_str()))
+        .filter_map(|m| m.header("Subject"))
+        .collect();
+    assert_eq!(
+        to_owner,
+        ["Your shared files were downloaded"],
+        "one download notice per session, no drop notice"
+    );
+}

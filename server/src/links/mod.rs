@@ -275,6 +275,19 @@ impl ClaimGuard {
         {
             tracing::error!(grant = %self.grant, error = %err, "could not count a download");
         }
+        if count {
+            let first = self
+                .state
+                .links
+                .sessions
+                .update(self.session, |s| {
+                    !std::mem::replace(&mut s.downloads_notified, true)
+                })
+                .unwrap_or(false);
+            if first && let Ok(Some(grant)) = self.state.storage.meta().grant(self.grant).await {
+                notify::files_downloaded(&self.state, grant.owner, grant.id).await;
+            }
+        }
         count
     }
 }

@@ -100,7 +100,34 @@ pub async fn files_dropped(state: &AppState, owner: UserId, grant: GrantId, coun
          the case the link belongs to: {}\n",
         state.public_url
     );
-    notify_owner(state, owner, grant, "Files were dropped for you", text).await;
+    notify_owner(
+        state,
+        Notice::Drops,
+        owner,
+        grant,
+        "Files were dropped for you",
+        text,
+    )
+    .await;
+}
+
+/// Tells an owner, once per link session, that a recipient downloaded through one of their
+/// links (only when they asked for it in their preferences).
+pub async fn files_downloaded(state: &AppState, owner: UserId, grant: GrantId) {
+    let text = format!(
+        "Hello,\n\na recipient downloaded files through one of your share links. The case's \
+         history shows what and when: {}\n",
+        state.public_url
+    );
+    notify_owner(
+        state,
+        Notice::Downloads,
+        owner,
+        grant,
+        "Your shared files were downloaded",
+        text,
+    )
+    .await;
 }
 
 /// Tells an owner one of their links locked after too many wrong passwords.
@@ -110,7 +137,15 @@ pub async fn link_locked(state: &AppState, owner: UserId, grant: GrantId) {
          can open it until you unlock it under \"All shares\": {}\n",
         state.public_url
     );
-    notify_owner(state, owner, grant, "A share link was locked", text).await;
+    notify_owner(
+        state,
+        Notice::Security,
+        owner,
+        grant,
+        "A share link was locked",
+        text,
+    )
+    .await;
 }
 
 /// Reminds an owner that a share expires soon.
@@ -120,7 +155,15 @@ pub async fn expiry_owner(state: &AppState, grant: &GrantRecord, expires: &str) 
          shares\": {}\n",
         state.public_url
     );
-    notify_owner(state, grant.owner, grant.id, "A share expires soon", text).await;
+    notify_owner(
+        state,
+        Notice::Expiry,
+        grant.owner,
+        grant.id,
+        "A share expires soon",
+        text,
+    )
+    .await;
 }
 
 /// Reminds a link's recipient that it expires soon.
@@ -147,14 +190,43 @@ pub async fn receipt(state: &AppState, owner: UserId, grant: GrantId, to: &str, 
     }
 }
 
+/// What an owner is told about, as their notification preferences name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Notice {
+    Drops,
+    Downloads,
+    Expiry,
+    /// Always sent: the owner must know when a link is under attack.
+    Security,
+}
+
 async fn notify_owner(
     state: &AppState,
+    notice: Notice,
     owner: UserId,
     grant: GrantId,
     subject: &str,
     text: String,
 ) {
-    let email = match state.storage.meta().user(owner).await {
+    let meta = state.storage.meta();
+    if notice != Notice::Security {
+        let wanted = match meta.preferences(owner).await {
+            Ok(prefs) => match notice {
+                Notice::Drops => prefs.notify.drops,
+                Notice::Downloads => prefs.notify.downloads,
+                Notice::Expiry => prefs.notify.expiry,
+                Notice::Security => true,
+            },
+            Err(err) => {
+                tracing::warn!(%grant, error = %err, "notification preferences unreadable");
+                true
+            }
+        };
+        if !wanted {
+            return;
+        }
+    }
+    let email = match meta.user(owner).await {
         Ok(Some(user)) => user.email,
         _ => return,
     };

@@ -65,6 +65,8 @@ pub struct LinkSession {
     pub uploaded: Vec<(FileId, String)>,
     /// The owner was told about this session's uploads.
     pub notified: bool,
+    /// The owner was told about this session's downloads.
+    pub downloads_notified: bool,
 }
 
 impl LinkSession {
@@ -116,6 +118,7 @@ impl LinkSessions {
                 uploader: None,
                 uploaded: Vec::new(),
                 notified: false,
+                downloads_notified: false,
             },
         );
         (token, ended)
@@ -220,6 +223,7 @@ mod tests {
             uploader: None,
             uploaded: Vec::new(),
             notified: false,
+            downloads_notified: false,
         };
         assert!(session.timed_out(now));
         session.claim = Some(Claim {
