@@ -9,6 +9,7 @@ pub mod folders;
 pub mod grants;
 pub mod health;
 pub mod links;
+pub mod orgs;
 pub mod preferences;
 pub mod quota;
 pub mod setup;

@@ -46,6 +46,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/org", get(|s, h, q, o, u| page(Page::Org, s, h, q, o, u)))
         .route("/s/{token}", get(link_page))
+        .route(
+            "/invite",
+            get(|s, h, q, o, u| page(Page::Invite, s, h, q, o, u)),
+        )
         .route("/static/{*path}", get(static_file))
 }
 

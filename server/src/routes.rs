@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
             get(api::preferences::get).patch(api::preferences::update),
         )
         .route("/api/v1/colleagues", get(api::colleagues::list))
+        .merge(org_routes())
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::auth::routes())
         .merge(case_routes())
@@ -70,6 +71,27 @@ fn case_routes() -> Router<AppState> {
             head(uploads::head)
                 .patch(uploads::patch)
                 .delete(uploads::delete),
+        )
+}
+
+/// Organisations, their members and invitations.
+fn org_routes() -> Router<AppState> {
+    use api::orgs;
+    Router::new()
+        .route("/api/v1/orgs", get(orgs::list))
+        .route("/api/v1/orgs/{org}", get(orgs::get))
+        .route("/api/v1/orgs/{org}/members", post(orgs::add_member))
+        .route(
+            "/api/v1/orgs/{org}/members/{user}",
+            patch(orgs::update_member).delete(orgs::remove_member),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations/{id}",
+            axum::routing::delete(orgs::withdraw_invitation),
+        )
+        .route(
+            "/api/v1/invitations/{token}",
+            get(orgs::invitation).post(orgs::accept),
         )
 }
 

@@ -93,6 +93,10 @@ id_type!(
     OrgId
 );
 id_type!(
+    /// An invitation to join an organisation.
+    InvitationId
+);
+id_type!(
     /// A case folder (one patient).
     CaseId
 );

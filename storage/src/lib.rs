@@ -44,7 +44,9 @@ pub use download::FileStream;
 pub use error::{Result, StorageError};
 pub use fsck::FsckReport;
 pub use grants::{GrantRecipient, Uploader};
-pub use ids::{BlobId, CaseId, FileId, FolderId, GrantId, MailId, OrgId, UploadId, UserId};
+pub use ids::{
+    BlobId, CaseId, FileId, FolderId, GrantId, InvitationId, MailId, OrgId, UploadId, UserId,
+};
 pub use kind::FileKind;
 pub use meta::{FolderDeletion, GrantFaults, MailStatus, Meta, OnConflict};
 pub use outbox::{Backoff, NewMail, OutboxMessage};

@@ -229,3 +229,23 @@ impl Default for Notifications {
         }
     }
 }
+
+/// An invitation for someone without an account to join an organisation. Only the hash of
+/// its token is stored (it is the key of the record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRecord {
+    /// The invitation's id (to list and withdraw it).
+    pub id: crate::ids::InvitationId,
+    /// The organisation to join.
+    pub org: OrgId,
+    /// Who is invited (normalised).
+    pub email: String,
+    /// Their role once they join.
+    pub role: OrgRole,
+    /// The administrator who invited them.
+    pub invited_by: UserId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}

@@ -16,6 +16,7 @@ mod large;
 mod limits;
 mod mail;
 mod openapi;
+mod orgs;
 mod privacy;
 mod ranges;
 mod redirect;

@@ -40,6 +40,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/account.js",
     "js/link.js",
     "js/org.js",
+    "js/invite.js",
 ];
 
 static ASSETS: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {

@@ -23,6 +23,8 @@ pub enum Page {
     Org,
     /// What a share link's recipient sees (no account).
     Link,
+    /// Accepting an invitation to an organisation (no account yet).
+    Invite,
     /// No such page.
     NotFound,
 }
@@ -39,6 +41,7 @@ impl Page {
             Page::Account => "account",
             Page::Org => "org",
             Page::Link => "link",
+            Page::Invite => "invite",
             Page::NotFound => "app",
         }
     }
@@ -99,6 +102,7 @@ impl Shell {
             Page::Account => AccountPage { s }.render(),
             Page::Org => OrgPage { s }.render(),
             Page::Link => LinkPage { s }.render(),
+            Page::Invite => InvitePage { s }.render(),
             Page::NotFound => NotFoundPage { s }.render(),
         }
     }
@@ -165,6 +169,7 @@ page_templates! {
     AccountPage => "account.html",
     OrgPage => "org.html",
     LinkPage => "link.html",
+    InvitePage => "invite.html",
     NotFoundPage => "not_found.html",
 }
 
@@ -172,7 +177,7 @@ page_templates! {
 mod tests {
     use super::*;
 
-    const PAGES: [Page; 9] = [
+    const PAGES: [Page; 10] = [
         Page::Login,
         Page::Setup,
         Page::Cases,
@@ -181,6 +186,7 @@ mod tests {
         Page::Account,
         Page::Org,
         Page::Link,
+        Page::Invite,
         Page::NotFound,
     ];
 

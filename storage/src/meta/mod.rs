@@ -12,6 +12,7 @@ mod folders;
 mod grant_check;
 mod grant_counters;
 mod grants;
+mod invitations;
 mod outbox;
 mod preferences;
 mod sessions;
@@ -27,6 +28,7 @@ use crate::codec;
 use crate::error::{Result, StorageError};
 use crate::quota::{QuotaAccount, QuotaRecord};
 
+pub use accounts::normalise_email;
 pub use cases::NameEntry;
 pub use files::{CommitFile, OnConflict};
 pub use folders::FolderDeletion;
@@ -87,6 +89,8 @@ pub(crate) struct Trees {
     pub outbox_by_owner: Tree,
     /// User id → their interface preferences (label names and colours, notifications).
     pub preferences: Tree,
+    /// Invitation token hash → invitation.
+    pub invitations: Tree,
 }
 
 /// The metadata database. Cheap to clone.
@@ -163,6 +167,7 @@ impl Meta {
             outbox_due: tree("outbox_due")?,
             outbox_by_owner: tree("outbox_by_owner")?,
             preferences: tree("preferences")?,
+            invitations: tree("invitations")?,
         };
         Ok(Meta {
             db,
