@@ -259,7 +259,8 @@ impl Browser {
                 Err(e) => e,
             };
             if Instant::now() >= deadline {
-                self.fail(&format!("clicking `{css}` failed: {error}")).await;
+                self.fail(&format!("clicking `{css}` failed: {error}"))
+                    .await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -390,8 +391,7 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("take the screenshot {name:?}: {e}"));
         let dir = target_dir().join("screenshots");
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         path
@@ -570,13 +570,35 @@ fn delete_session(port: u16, session: &str) {
             "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
              Content-Length: 0\r\nConnection: close\r\n\r\n"
         )?;
+        // chromedriver keeps the connection open: read the head and the announced body.
         let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
-        Ok(())
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf)?;
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || response_complete(&answer) {
+                return Ok(());
+            }
+        }
     };
     if let Err(e) = attempt() {
         eprintln!("note: ending the browser session on drop failed: {e}");
     }
+}
+
+/// Whether `answer` holds a whole HTTP response: its head and `Content-Length` bytes.
+fn response_complete(answer: &[u8]) -> bool {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    answer.len() >= end + 4 + length
 }
 
 /// Sends SIGKILL to the process group `pgid` (chromedriver and the browser processes under

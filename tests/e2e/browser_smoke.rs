@@ -112,7 +112,10 @@ async fn browser_downloads_land_in_their_own_folder() {
     let path = browser.wait_download("report.bin").await;
     assert_eq!(path.parent(), Some(browser.downloads()));
     let bytes = std::fs::read(&path).expect("read the download");
-    assert!(bytes == report(), "the downloaded bytes are the served ones");
+    assert!(
+        bytes == report(),
+        "the downloaded bytes are the served ones"
+    );
     // The page stays where it was: the attachment did not navigate.
     assert_eq!(browser.current_url().await, fixture.url("/"));
     browser.close().await;
@@ -129,7 +132,11 @@ async fn browser_chooses_a_whole_folder() {
     std::fs::create_dir_all(case.join("scans/lower")).expect("create the folders");
     write(&case, "intake.pdf", &pseudo_random(2, 2_000));
     write(&case.join("scans"), "upper.stl", &pseudo_random(3, 3_000));
-    write(&case.join("scans/lower"), "lower.stl", &pseudo_random(4, 4_000));
+    write(
+        &case.join("scans/lower"),
+        "lower.stl",
+        &pseudo_random(4, 4_000),
+    );
 
     browser.goto(&fixture.url("/")).await;
     // The folder input is hidden, as styled upload buttons often hide theirs.
