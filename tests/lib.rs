@@ -10,6 +10,7 @@
 //! # }
 //! ```
 
+pub mod browser;
 pub mod mail_sink;
 
 use std::net::SocketAddr;

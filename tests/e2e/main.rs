@@ -5,6 +5,7 @@ mod access_matrix;
 mod admin;
 mod auth;
 mod bad_input;
+mod browser_smoke;
 mod cases;
 mod config;
 mod errors;
