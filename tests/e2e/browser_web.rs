@@ -91,11 +91,18 @@ async fn browser_owner_uploads_and_a_patient_downloads_once() {
     owner
         .attach(
             "#upload-input",
-            &[&dir.path().join("upper jaw.stl"), &dir.path().join("report.pdf")],
+            &[
+                &dir.path().join("upper jaw.stl"),
+                &dir.path().join("report.pdf"),
+            ],
         )
         .await;
-    owner.wait_text("#upload-list li:nth-child(1) .upload-status", "100%").await;
-    owner.wait_text("#upload-list li:nth-child(2) .upload-status", "100%").await;
+    owner
+        .wait_text("#upload-list li:nth-child(1) .upload-status", "100%")
+        .await;
+    owner
+        .wait_text("#upload-list li:nth-child(2) .upload-status", "100%")
+        .await;
     owner.wait_text("#documents tbody", "upper jaw.stl").await;
     owner.wait_text("#documents tbody", "report.pdf").await;
     owner.screenshot("case-documents").await;
@@ -103,16 +110,42 @@ async fn browser_owner_uploads_and_a_patient_downloads_once() {
     // A one-time link for the patient; the password is generated and shown once.
     owner.click("#case-share").await;
     owner.wait_for("#share-form").await;
-    let limit = owner.eval("return document.getElementById('share-limit').value;", vec![]).await;
+    let limit = owner
+        .eval(
+            "return document.getElementById('share-limit').value;",
+            vec![],
+        )
+        .await;
     assert_eq!(limit, "1", "one-time is preselected for patients");
-    let expiry = owner.eval("return document.getElementById('share-expiry').value;", vec![]).await;
-    assert!(expiry.as_str().is_some_and(|d| d.len() == 10), "an expiry is preselected: {expiry}");
+    let expiry = owner
+        .eval(
+            "return document.getElementById('share-expiry').value;",
+            vec![],
+        )
+        .await;
+    assert!(
+        expiry.as_str().is_some_and(|d| d.len() == 10),
+        "an expiry is preselected: {expiry}"
+    );
     owner.screenshot("share-dialog").await;
     owner.click("#share-form button[type=submit]").await;
     owner.wait_for("#share-secret").await;
-    let link = owner.eval("return document.getElementById('share-link-out').value;", vec![]).await;
-    let password = owner.eval("return document.getElementById('share-password-out').value;", vec![]).await;
-    let (link, password) = (link.as_str().expect("a link").to_owned(), password.as_str().expect("a password").to_owned());
+    let link = owner
+        .eval(
+            "return document.getElementById('share-link-out').value;",
+            vec![],
+        )
+        .await;
+    let password = owner
+        .eval(
+            "return document.getElementById('share-password-out').value;",
+            vec![],
+        )
+        .await;
+    let (link, password) = (
+        link.as_str().expect("a link").to_owned(),
+        password.as_str().expect("a password").to_owned(),
+    );
     assert!(link.starts_with(&practice.app.url("/s/")), "{link}");
     assert!(password.len() >= 16, "a generated password: {password}");
     owner.screenshot("share-created").await;
@@ -122,15 +155,27 @@ async fn browser_owner_uploads_and_a_patient_downloads_once() {
     patient.goto(&link).await;
     patient.wait_for("#link-password-input").await;
     patient.screenshot("link-password").await;
-    patient.fill("#link-password-input", "not the password").await;
-    patient.click("#link-password-form button[type=submit]").await;
-    patient.wait_text("#link-password .error", "not right").await;
+    patient
+        .fill("#link-password-input", "not the password")
+        .await;
+    patient
+        .click("#link-password-form button[type=submit]")
+        .await;
+    patient
+        .wait_text("#link-password .error", "not right")
+        .await;
     patient.fill("#link-password-input", &password).await;
-    patient.click("#link-password-form button[type=submit]").await;
-    patient.wait_text("#link-files tbody", "upper jaw.stl").await;
+    patient
+        .click("#link-password-form button[type=submit]")
+        .await;
+    patient
+        .wait_text("#link-files tbody", "upper jaw.stl")
+        .await;
     patient.screenshot("link-download").await;
     // The rows are sorted by name: report.pdf comes first.
-    patient.click("#link-files tbody tr:first-child a.download").await;
+    patient
+        .click("#link-files tbody tr:first-child a.download")
+        .await;
     let path = patient.wait_download("report.pdf").await;
     assert_eq!(std::fs::read(&path).expect("the download"), report);
 
@@ -142,7 +187,9 @@ async fn browser_owner_uploads_and_a_patient_downloads_once() {
     // The owner's history shows the download through the link, from where.
     owner.click("[data-close].primary").await;
     owner.click("#tab-history").await;
-    owner.wait_text("#history", "File downloaded through a share").await;
+    owner
+        .wait_text("#history", "File downloaded through a share")
+        .await;
     owner.screenshot("case-history").await;
     patient.close().await;
     owner.close().await;
@@ -153,7 +200,9 @@ async fn browser_lab_drops_a_folder_without_seeing_the_case() {
     let practice = Practice::spawn().await;
     let dr = practice.user("dr-drop").await;
     let case = practice.new_case(&dr).await;
-    practice.upload(&dr, &case, "private-xray.dcm", b"DICM existing").await;
+    practice
+        .upload(&dr, &case, "private-xray.dcm", b"DICM existing")
+        .await;
     let created = share(
         &practice,
         &dr,
@@ -171,13 +220,20 @@ async fn browser_lab_drops_a_folder_without_seeing_the_case() {
     lab.wait_for("#drop-form").await;
     lab.wait_text("#drop-note", "Crown for 36").await;
     let page = lab.eval("return document.body.innerText;", vec![]).await;
-    assert!(!page.as_str().expect("text").contains("private-xray"), "the drop page shows nothing of the case");
+    assert!(
+        !page.as_str().expect("text").contains("private-xray"),
+        "the drop page shows nothing of the case"
+    );
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let root = dir.path().join("lab-order-36");
     std::fs::create_dir_all(root.join("scans")).expect("mkdir");
     std::fs::write(root.join("design.ply"), b"ply\nformat ascii 1.0\n").expect("write");
-    std::fs::write(root.join("scans").join("prep.stl"), pseudo_random(3, 70_000)).expect("write");
+    std::fs::write(
+        root.join("scans").join("prep.stl"),
+        pseudo_random(3, 70_000),
+    )
+    .expect("write");
     lab.fill("#drop-name", "Dental Lab Meyer").await;
     lab.fill("#drop-email", "lab@example.net").await;
     lab.attach_dir("#drop-folder", &root).await;
@@ -188,15 +244,37 @@ async fn browser_lab_drops_a_folder_without_seeing_the_case() {
     lab.wait_text("#receipt-files", "prep.stl").await;
     lab.wait_text("#receipt-files", "design.ply").await;
     lab.screenshot("drop-receipt").await;
-    let overall = lab.eval("return document.getElementById('drop-overall').value;", vec![]).await;
-    assert_eq!(overall.as_f64(), Some(1.0), "overall progress reached the end");
+    let overall = lab
+        .eval(
+            "return document.getElementById('drop-overall').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        overall.as_f64(),
+        Some(1.0),
+        "overall progress reached the end"
+    );
     lab.close().await;
 
     // The owner finds the folder structure, files and uploader.
     let tree = practice.tree(&dr, &case).await;
-    let folders: Vec<&str> = tree["folders"].as_array().expect("folders").iter().map(|f| f["name"].as_str().expect("name")).collect();
-    assert!(folders.contains(&"lab-order-36") && folders.contains(&"scans"), "{folders:?}");
-    let names: Vec<&str> = tree["files"].as_array().expect("files").iter().map(|f| f["name"].as_str().expect("name")).collect();
+    let folders: Vec<&str> = tree["folders"]
+        .as_array()
+        .expect("folders")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        folders.contains(&"lab-order-36") && folders.contains(&"scans"),
+        "{folders:?}"
+    );
+    let names: Vec<&str> = tree["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
     for name in ["private-xray.dcm", "design.ply", "prep.stl"] {
         assert!(names.contains(&name), "{names:?}");
     }
@@ -210,7 +288,9 @@ async fn browser_revoking_from_all_shares_stops_the_recipient() {
         .create_case(&dr, json!({ "patient_ref": "PAT-REVOKE", "title": "R-1" }))
         .await;
     let case = id_of(&case);
-    practice.upload(&dr, &case, "plan.pdf", b"%PDF-1.4 plan").await;
+    practice
+        .upload(&dr, &case, "plan.pdf", b"%PDF-1.4 plan")
+        .await;
     let created = share(
         &practice,
         &dr,
@@ -227,17 +307,25 @@ async fn browser_revoking_from_all_shares_stops_the_recipient() {
 
     let owner = signed_in(&practice, &dr, "en").await.expect("a browser");
     owner.goto(&practice.app.url("/shares")).await;
-    owner.wait_text("#shares-table tbody", "colleague@example.net").await;
+    owner
+        .wait_text("#shares-table tbody", "colleague@example.net")
+        .await;
     owner.wait_text("#shares-table tbody", "PAT-REVOKE").await;
     owner.screenshot("all-shares").await;
     accept_confirmations(&owner).await;
-    owner.click("#shares-table tbody tr .row-actions button.danger").await;
-    owner.wait_text("#shares-table tbody [data-status]", "Revoked").await;
+    owner
+        .click("#shares-table tbody tr .row-actions button.danger")
+        .await;
+    owner
+        .wait_text("#shares-table tbody [data-status]", "Revoked")
+        .await;
 
     // The recipient's next click explains that the link is gone.
     recipient.click("#link-files a.download").await;
     wait_heading(&recipient, "no longer available").await;
-    let files = std::fs::read_dir(recipient.downloads()).expect("downloads").count();
+    let files = std::fs::read_dir(recipient.downloads())
+        .expect("downloads")
+        .count();
     assert_eq!(files, 0, "nothing was downloaded after the revocation");
     recipient.close().await;
     owner.close().await;
@@ -257,7 +345,10 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
     ];
     for (patient, number, expiry) in cases {
         practice
-            .create_case(&dr, json!({ "patient_ref": patient, "title": number, "expires_at": expiry }))
+            .create_case(
+                &dr,
+                json!({ "patient_ref": patient, "title": number, "expires_at": expiry }),
+            )
             .await;
     }
     let archived = practice
@@ -265,7 +356,12 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
         .await;
     let archived = id_of(&archived);
     let response = practice
-        .send(&dr, Method::PATCH, &format!("/api/v1/cases/{archived}"), Some(json!({ "status": "archived" })))
+        .send(
+            &dr,
+            Method::PATCH,
+            &format!("/api/v1/cases/{archived}"),
+            Some(json!({ "status": "archived" })),
+        )
         .await;
     expect_json(response, 200).await;
 
@@ -283,12 +379,26 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
         )
     };
     assert_eq!(browser.eval(&class_of("PAT-A"), vec![]).await, "expiry");
-    assert_eq!(browser.eval(&class_of("PAT-B"), vec![]).await, "expiry expiry-later");
-    assert_eq!(browser.eval(&class_of("PAT-C"), vec![]).await, "expiry expiry-soon");
-    assert_eq!(browser.eval(&class_of("PAT-D"), vec![]).await, "expiry expiry-expired");
-    browser.wait_text("#cases-table tbody td.expiry-soon", "expires soon").await;
+    assert_eq!(
+        browser.eval(&class_of("PAT-B"), vec![]).await,
+        "expiry expiry-later"
+    );
+    assert_eq!(
+        browser.eval(&class_of("PAT-C"), vec![]).await,
+        "expiry expiry-soon"
+    );
+    assert_eq!(
+        browser.eval(&class_of("PAT-D"), vec![]).await,
+        "expiry expiry-expired"
+    );
+    browser
+        .wait_text("#cases-table tbody td.expiry-soon", "expires soon")
+        .await;
     let colour = browser
-        .eval("return getComputedStyle(document.querySelector('td.expiry-soon')).color;", vec![])
+        .eval(
+            "return getComputedStyle(document.querySelector('td.expiry-soon')).color;",
+            vec![],
+        )
         .await;
     assert_eq!(colour, "rgb(179, 38, 30)", "expiring soon is red");
     browser.screenshot("dashboard").await;
@@ -307,10 +417,21 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
 
     // Sort by case number, both ways.
     browser.click("th[data-sort=number] button").await;
-    assert_eq!(browser.texts("#cases-table tbody td.case-number").await, ["C-1", "C-2", "C-3", "C-4", "C-5", "C-9"]);
+    assert_eq!(
+        browser.texts("#cases-table tbody td.case-number").await,
+        ["C-1", "C-2", "C-3", "C-4", "C-5", "C-9"]
+    );
     browser.click("th[data-sort=number] button").await;
-    assert_eq!(browser.texts("#cases-table tbody td.case-number").await, ["C-9", "C-5", "C-4", "C-3", "C-2", "C-1"]);
-    let sorted = browser.eval("return document.querySelector('th[data-sort=number]').getAttribute('aria-sort');", vec![]).await;
+    assert_eq!(
+        browser.texts("#cases-table tbody td.case-number").await,
+        ["C-9", "C-5", "C-4", "C-3", "C-2", "C-1"]
+    );
+    let sorted = browser
+        .eval(
+            "return document.querySelector('th[data-sort=number]').getAttribute('aria-sort');",
+            vec![],
+        )
+        .await;
     assert_eq!(sorted, "descending");
 
     // Search by case number or patient reference; status filter.
@@ -331,23 +452,40 @@ async fn browser_pages_render_in_french_and_german_and_escape_names() {
     let practice = Practice::spawn().await;
     let dr = practice.user("dr-langs").await;
     let case = practice
-        .create_case(&dr, json!({ "patient_ref": "<img src=x onerror=alert(1)>", "title": "L-1" }))
+        .create_case(
+            &dr,
+            json!({ "patient_ref": "<img src=x onerror=alert(1)>", "title": "L-1" }),
+        )
         .await;
     let case = id_of(&case);
     practice
-        .upload(&dr, &case, "<svg onload=alert(1)>.png", b"\x89PNG\r\n\x1a\nnot really")
+        .upload(
+            &dr,
+            &case,
+            "<svg onload=alert(1)>.png",
+            b"\x89PNG\r\n\x1a\nnot really",
+        )
         .await;
 
     let Some(french) = signed_in(&practice, &dr, "fr").await else {
         return;
     };
     french.wait_text("h1", "Dossiers").await;
-    french.wait_text("#cases-table tbody", "<img src=x onerror=alert(1)>").await;
+    french
+        .wait_text("#cases-table tbody", "<img src=x onerror=alert(1)>")
+        .await;
     french.screenshot("dashboard-fr").await;
-    french.goto(&practice.app.url(&format!("/cases/{case}"))).await;
-    french.wait_text("#documents tbody", "<svg onload=alert(1)>.png").await;
+    french
+        .goto(&practice.app.url(&format!("/cases/{case}")))
+        .await;
+    french
+        .wait_text("#documents tbody", "<svg onload=alert(1)>.png")
+        .await;
     let injected = french
-        .eval("return document.querySelectorAll('svg[onload], img[onerror]').length;", vec![])
+        .eval(
+            "return document.querySelectorAll('svg[onload], img[onerror]').length;",
+            vec![],
+        )
         .await;
     assert_eq!(injected, 0, "user strings show as text, never as markup");
     french.wait_text("#tab-documents", "Documents").await;
@@ -369,7 +507,13 @@ async fn browser_pages_render_in_french_and_german_and_escape_names() {
 
     // The recipient pages in German, for an unknown link.
     let visitor = Browser::launch("de").await.expect("a browser");
-    visitor.goto(&practice.app.url("/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).await;
+    visitor
+        .goto(
+            &practice
+                .app
+                .url("/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
     wait_heading(&visitor, "nicht mehr verfügbar").await;
     visitor.screenshot("link-unavailable-de").await;
     visitor.close().await;

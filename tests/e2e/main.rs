@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod browser_smoke;
+mod browser_web;
 mod cases;
 mod config;
 mod errors;
