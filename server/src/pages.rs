@@ -156,6 +156,7 @@ async fn viewer(
         return Ok(None);
     };
     Ok(Some(Viewer {
+        id: record.id.to_string(),
         name: record.display_name,
         is_admin: record.is_admin,
         csrf: session::csrf_token(&cookie),

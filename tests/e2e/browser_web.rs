@@ -518,3 +518,100 @@ async fn browser_pages_render_in_french_and_german_and_escape_names() {
     visitor.screenshot("link-unavailable-de").await;
     visitor.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_a_colleague_sees_only_what_their_share_allows() {
+    let practice = Practice::spawn().await;
+    let dr = practice.user("dr-owner").await;
+    let colleague = practice.user("dr-colleague").await;
+    let case = practice
+        .create_case(&dr, json!({ "patient_ref": "PAT-SHARED", "title": "S-1" }))
+        .await;
+    let case = id_of(&case);
+    practice
+        .upload(&dr, &case, "ceph.png", b"\x89PNG\r\n\x1a\nceph")
+        .await;
+    share(
+        &practice,
+        &dr,
+        json!({ "case": case, "role": "read", "colleague": colleague.email }),
+    )
+    .await;
+
+    let Some(browser) = signed_in(&practice, &colleague, "en").await else {
+        return;
+    };
+    browser.wait_text("#shared-with-me", "PAT-SHARED").await;
+    browser.click("#shared-with-me a").await;
+    browser.wait_text("#documents tbody", "ceph.png").await;
+    for hidden in [
+        "#case-share",
+        "#case-edit",
+        "#tab-history",
+        "#tab-shares",
+        "#new-folder",
+        "#drop-zone",
+    ] {
+        browser.wait_gone(hidden).await;
+    }
+    let buttons = browser.texts("#documents tbody .row-actions > *").await;
+    assert!(
+        buttons.iter().all(|b| b == "Download" || b == "Preview"),
+        "{buttons:?}"
+    );
+    browser.screenshot("case-shared-read").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_an_administrator_invites_a_new_member() {
+    let practice = Practice::spawn().await;
+    let admin = practice.user("clinic-admin").await;
+    practice
+        .org(
+            "Clinique des Alpes",
+            &[(&admin, casevault_storage::OrgRole::Admin)],
+        )
+        .await;
+    let Some(browser) = signed_in(&practice, &admin, "en").await else {
+        return;
+    };
+    browser.goto(&practice.app.url("/org")).await;
+    browser.wait_text("#orgs h2", "Clinique des Alpes").await;
+    browser
+        .fill(
+            "form.add-member input[type=email]",
+            "new.assistant@example-clinic.org",
+        )
+        .await;
+    browser.click("form.add-member button[type=submit]").await;
+    // Mail is off in this test: the page hands the invitation link over.
+    browser.wait_for(".invite-result input").await;
+    let link = browser
+        .eval(
+            "return document.querySelector('.invite-result input').value;",
+            vec![],
+        )
+        .await;
+    let link = link.as_str().expect("an invitation link").to_owned();
+    browser.screenshot("org-admin").await;
+    browser.close().await;
+
+    let newcomer = Browser::launch("fr").await.expect("a browser");
+    newcomer.goto(&link).await;
+    newcomer
+        .wait_text("#invite-text", "Clinique des Alpes")
+        .await;
+    newcomer.fill("#display-name", "Camille Martin").await;
+    newcomer
+        .fill("#password", "une phrase de passe assez longue")
+        .await;
+    newcomer.click("#invite-form button[type=submit]").await;
+    newcomer.wait_text("#orgs h2", "Clinique des Alpes").await;
+    newcomer.wait_text(".members tbody", "Camille Martin").await;
+    newcomer.screenshot("org-member-fr").await;
+    // The link is used up.
+    newcomer.goto(&link).await;
+    newcomer.wait_for("#invite-dead").await;
+    newcomer.close().await;
+}

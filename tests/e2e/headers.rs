@@ -34,7 +34,9 @@ async fn every_response_carries_the_security_headers() {
         (reqwest::Method::GET, "/api/v1/nothing-here", 404),
         (reqwest::Method::DELETE, "/api/v1/health", 405),
         (reqwest::Method::GET, "/some/page", 404),
-        (reqwest::Method::GET, "/", 404),
+        (reqwest::Method::GET, "/", 303),
+        (reqwest::Method::GET, "/login", 200),
+        (reqwest::Method::GET, "/s/some-token", 200),
     ];
     for version in [reqwest::Version::HTTP_11, reqwest::Version::HTTP_2] {
         let client = app.client_for(version);

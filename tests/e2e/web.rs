@@ -427,7 +427,15 @@ async fn the_history_names_people_and_files() {
         b"solid crown"
     );
 
-    let history = practice.history(&dr, &case).await;
+    // The download through the link is recorded once its stream has ended.
+    let mut history = practice.history(&dr, &case).await;
+    for _ in 0..100 {
+        if history.iter().any(|e| e["action"] == "share.download") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        history = practice.history(&dr, &case).await;
+    }
     let of = |action: &str| -> Vec<&Value> {
         history.iter().filter(|e| e["action"] == action).collect()
     };

@@ -58,6 +58,8 @@ impl Page {
 /// The signed-in user, as the layout shows them.
 #[derive(Clone, Debug)]
 pub struct Viewer {
+    /// The user's id, for the scripts to tell their own cases from shared ones.
+    pub id: String,
     /// Name shown in the header.
     pub name: String,
     /// Server administrator.
@@ -136,6 +138,10 @@ impl Shell {
         self.viewer.is_some()
     }
 
+    fn user_id(&self) -> &str {
+        self.viewer.as_ref().map_or("", |v| v.id.as_str())
+    }
+
     fn csrf(&self) -> &str {
         self.viewer.as_ref().map_or("", |v| v.csrf.as_str())
     }
@@ -192,6 +198,7 @@ mod tests {
 
     fn viewer(name: &str) -> Viewer {
         Viewer {
+            id: "0123456789abcdef0123456789abcdef".into(),
             name: name.into(),
             is_admin: false,
             csrf: "csrf-token".into(),

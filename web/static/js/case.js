@@ -9,7 +9,8 @@ import { History } from "./history.js";
 import { ShareDialog } from "./share-dialog.js";
 
 const caseId = location.pathname.split("/")[2] || "";
-const page = { caseId, record: null, labels: [], isOwner: true };
+// role: "owner" for the practitioner's own and group cases, else the colleague's share role.
+const page = { caseId, record: null, labels: [], role: "owner" };
 
 const shareDialog = new ShareDialog(() => shares.load());
 const documents = new Documents(page, shareDialog);
@@ -105,11 +106,23 @@ $("#case-archive").addEventListener("click", async () => {
 });
 $("#case-share").addEventListener("click", () => shareDialog.open({ case: caseId }, page.record.patient_ref));
 
+/** A colleague's view of a case shared with them: only what their share allows. */
+async function applyShareRole() {
+  const record = page.record;
+  if (record.owner.kind === "org" || record.created_by === document.body.dataset.user) return;
+  const shared = await api("GET", "/api/v1/shared-with-me");
+  const item = shared.items.find((i) => i.case === caseId);
+  page.role = item ? item.role : "read";
+  for (const id of ["#case-edit", "#case-archive", "#case-share", "#tab-shares", "#tab-history"]) $(id).hidden = true;
+  document.body.dataset.role = page.role;
+}
+
 guarded(async () => {
   const [record, labels] = await Promise.all([api("GET", `/api/v1/cases/${caseId}`), loadLabels()]);
   page.record = record;
   page.labels = labels;
+  await applyShareRole();
   renderHeader();
-  const wanted = tabs.find((tab) => `#${tab.id.replace("tab-", "")}` === location.hash) || tabs[0];
+  const wanted = tabs.find((tab) => !tab.hidden && `#${tab.id.replace("tab-", "")}` === location.hash) || tabs[0];
   selectTab(wanted);
 });

@@ -61,7 +61,21 @@ export class Documents {
     return `/api/v1/cases/${this.page.caseId}`;
   }
 
+  /** Whether the viewer may change files (owner, group member or edit share). */
+  canEdit() {
+    return this.page.role === "owner" || this.page.role === "edit";
+  }
+
   async load() {
+    const role = this.page.role;
+    $("#new-folder").hidden = !this.canEdit();
+    $("label[for=upload-input]").hidden = role === "read";
+    $("#drop-zone").hidden = role === "read";
+    if (role === "drop") {
+      // A drop share sees nothing of the folder: uploads only.
+      for (const id of ["#documents", "#download-zip", "#share-folder", "#folder-path"]) $(id).hidden = true;
+      return;
+    }
     this.tree = await api("GET", `${this.base()}/tree`);
     if (this.folder && !this.tree.folders.some((f) => f.id === this.folder)) this.folder = null;
     this.render();
@@ -94,11 +108,14 @@ export class Documents {
     $("#folder-path").replaceChildren(...crumbs);
     const zip = $("#download-zip");
     zip.href = this.folder ? `${this.base()}/folders/${this.folder}/zip` : `${this.base()}/zip`;
-    $("#share-folder").hidden = !this.folder;
+    $("#share-folder").hidden = !this.folder || this.page.role !== "owner";
 
     const byName = (a, b) => a.name.localeCompare(b.name, undefined, { numeric: true });
-    const folders = this.tree.folders.filter((f) => (f.parent || null) === this.folder).sort(byName);
-    const files = this.tree.files.filter((f) => (f.folder || null) === this.folder).sort(byName);
+    // A share of one folder shows that folder at the top: parents outside it count as none.
+    const known = new Set(this.tree.folders.map((f) => f.id));
+    const placed = (id) => (id && known.has(id) ? id : null);
+    const folders = this.tree.folders.filter((f) => placed(f.parent) === this.folder).sort(byName);
+    const files = this.tree.files.filter((f) => placed(f.folder) === this.folder).sort(byName);
     const rows = [...folders.map((f) => this.folderRow(f)), ...files.map((f) => this.fileRow(f))];
     $("#documents tbody").replaceChildren(...rows);
     $("#documents-empty").hidden = rows.length > 0;
@@ -110,12 +127,14 @@ export class Documents {
       h("td", {}, t("case.kind_folder")),
       h("td", {}, ""),
       h("td", {}, formatDateTime(folder.created_at)),
-      h("td", { class: "row-actions" },
+      h("td", { class: "row-actions" }, this.canEdit() ? [
         h("button", { type: "button", onclick: () => this.renameFolder(folder) }, t("case.rename")),
         h("button", { type: "button", onclick: () => this.move(folder, true) }, t("case.move")),
-        h("button", { type: "button", onclick: () => this.shareDialog.open({ case: this.page.caseId, folder: folder.id }, folder.name) }, t("case.share")),
+        this.page.role === "owner"
+          ? h("button", { type: "button", onclick: () => this.shareDialog.open({ case: this.page.caseId, folder: folder.id }, folder.name) }, t("case.share"))
+          : null,
         h("button", { type: "button", class: "danger", onclick: () => this.deleteFolder(folder) }, t("case.delete")),
-      ),
+      ] : null),
     );
   }
 
@@ -135,10 +154,14 @@ export class Documents {
         PREVIEWABLE.has(file.kind)
           ? h("button", { type: "button", onclick: () => this.preview(file, content) }, t("case.preview"))
           : null,
-        h("button", { type: "button", onclick: () => this.renameFile(file) }, t("case.rename")),
-        h("button", { type: "button", onclick: () => this.move(file, false) }, t("case.move")),
-        h("button", { type: "button", onclick: () => this.shareDialog.open({ case: this.page.caseId, file: file.id }, file.name) }, t("case.share")),
-        h("button", { type: "button", class: "danger", onclick: () => this.deleteFile(file) }, t("case.delete")),
+        this.canEdit() ? [
+          h("button", { type: "button", onclick: () => this.renameFile(file) }, t("case.rename")),
+          h("button", { type: "button", onclick: () => this.move(file, false) }, t("case.move")),
+          this.page.role === "owner"
+            ? h("button", { type: "button", onclick: () => this.shareDialog.open({ case: this.page.caseId, file: file.id }, file.name) }, t("case.share"))
+            : null,
+          h("button", { type: "button", class: "danger", onclick: () => this.deleteFile(file) }, t("case.delete")),
+        ] : null,
       ),
     );
   }
