@@ -50,6 +50,10 @@ def main():
                 n += len(chunk)
             if resp.status != 200:
                 failures[str(resp.status)] = failures.get(str(resp.status), 0) + 1
+                if resp.status == 409:
+                    # The link session still counts the previous download as running: the
+                    # server allows one transfer per session at a time. Try again shortly.
+                    time.sleep(0.005)
                 continue
             nbytes = n
         except Exception as err:  # a broken connection: count it, reconnect
