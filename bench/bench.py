@@ -276,10 +276,10 @@ def repeat(label, runs, fn):
 
 
 class Casevault:
-    def __init__(self, bench, name, storage_toml=""):
+    def __init__(self, bench, name, storage_toml="", env=()):
         self.bench = bench
         self.name = name
-        self.dir = os.path.join(bench.work, name)
+        self.dir = os.path.join(bench.cv_root, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data)
         self.port = free_port()
@@ -292,8 +292,9 @@ class Casevault:
                              input=PASSWORD + "\n", capture_output=True, text=True)
         if res.returncode != 0:
             raise HarnessError(f"casevault user create: {res.stderr}{res.stdout}")
+        extra = env
         env = dict(os.environ)
-        env.update(kv.split("=", 1) for kv in bench.args.server_env)
+        env.update(kv.split("=", 1) for kv in list(bench.args.server_env) + list(extra))
         self.proc = bench.procs.spawn(name, [bench.bin, "serve", "--config", self.cfg], env=env)
         bench.procs.wait_port(name, self.proc, self.port)
         self.cert = os.path.join(self.data, "tls", "self-signed.crt")
@@ -446,6 +447,12 @@ class Bench:
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(os.path.join(self.work, "logs"))
         self.procs = Procs(os.path.join(self.work, "logs"))
+        # casevault's data folders (metadata database, local object store): in the work
+        # directory, or under --casevault-root (e.g. a tmpfs, to see what disk syncs cost).
+        self.cv_root = self.work
+        if args.casevault_root:
+            self.cv_root = os.path.join(os.path.abspath(args.casevault_root), f"bench-{os.getpid()}")
+            os.makedirs(self.cv_root)
         self.rows = []
         self.details = []
         self.errors = []
@@ -748,8 +755,21 @@ class Bench:
 
     # -- 6. password flood ------------------------------------------------------------------
 
+    # glibc raises its mmap threshold to the size of the first freed large block (argon2's
+    # 19 MiB), after which such blocks come from per-thread arenas and stay resident; a fixed
+    # threshold keeps them mmap'ed and returned. Run with it as well, to show the difference.
+    MALLOC_FIX = "MALLOC_MMAP_THRESHOLD_=1048576"
+
     def case_flood(self):
-        p, cv = self.p, self.cv
+        self.flood_on(self.cv, "6", "")
+        if self.mode == "full":
+            log(f"starting casevault with {self.MALLOC_FIX} (experiment)")
+            cv = Casevault(self, "casevault-malloc", env=[self.MALLOC_FIX])
+            self.flood_on(cv, "6x", f" [server started with {self.MALLOC_FIX}]")
+            self.procs.stop(cv.proc)
+
+    def flood_on(self, cv, prefix, suffix):
+        p = self.p
         legit_file = cv.upload(self.legit)["file"]
         token, password = cv.share(legit_file)
         cookie = cv.open_link(token, password)
@@ -797,13 +817,13 @@ class Bench:
         qp99 = quiet["p99_ms"]
         rate = p["flood_rate"]
         for rid, label, f, lg, before, peak, after in (
-                ("6a", f"one address, one link", fa, la, before_a, peak_a, after_a),
-                ("6b", f"{p['flood_sources']} addresses, unknown links", fb, lb, before_b, peak_b,
-                 after_b)):
+                (prefix + "a", f"one address, one link", fa, la, before_a, peak_a, after_a),
+                (prefix + "b", f"{p['flood_sources']} addresses, unknown links", fb, lb, before_b,
+                 peak_b, after_b)):
             growth = peak - before
             st = ", ".join(f"{k}: {v}" for k, v in sorted(f["statuses"].items()))
             self.add(rid + "-rss", f"Password flood {rate}/s × {p['flood_seconds']} s ({label}; "
-                     f"sent {f['rate']:.0f}/s; answers {st}): RSS growth",
+                     f"sent {f['rate']:.0f}/s; answers {st}){suffix}: RSS growth",
                      growth, f"{before:.1f} → peak {peak:.1f} → {after:.1f}", None, "< 50 MiB",
                      growth < 50, unit="MiB")
             busy = lg["failures"].get("409", 0)
@@ -812,7 +832,7 @@ class Bench:
                      f"{f', {busy} answered 409 busy' if busy else ''})", lg["p99_ms"],
                      f"quiet {qp99:.1f} (p50 {quiet['p50_ms']:.1f})", lg["p99_ms"] / qp99,
                      "< 2× quiet p99", lg["p99_ms"] < 2 * qp99, unit="ms")
-        self.details.append(("6. flood", {"quiet": quiet, "a": {"flood": fa, "legit": la},
+        self.details.append((f"6. flood{suffix}", {"quiet": quiet, "a": {"flood": fa, "legit": la},
                                           "b": {"flood": fb, "legit": lb}}))
 
     # -- 7. S3 backend ----------------------------------------------------------------------
@@ -978,6 +998,8 @@ class Bench:
             log(f"table written to {out}")
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
+            if self.cv_root != self.work:
+                shutil.rmtree(self.cv_root, ignore_errors=True)
         else:
             log(f"work directory kept: {self.work}")
         return 1 if self.errors else 0
@@ -1011,6 +1033,8 @@ def main():
     ap.add_argument("--only", help="comma-separated case numbers, e.g. 1,3")
     ap.add_argument("--runs", type=int, help="measured runs per case")
     ap.add_argument("--keep", action="store_true", help="keep target/bench/run-<pid>")
+    ap.add_argument("--casevault-root", metavar="DIR",
+                    help="put casevault's data folders under DIR (experiments, e.g. /dev/shm)")
     ap.add_argument("--server-env", action="append", default=[], metavar="K=V",
                     help="extra environment for casevault serve (profiling experiments)")
     args = ap.parse_args()
