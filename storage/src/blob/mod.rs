@@ -18,7 +18,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt};
 
 use crate::config::{BlobBackend, StorageConfig};
 use crate::error::{Result, StorageError};
@@ -205,7 +205,10 @@ impl BlobStore {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(result.into_stream().map_err(StorageError::from).boxed())
+        match result.payload {
+            GetResultPayload::File(file, _) => Ok(file_stream(file, result.range)),
+            GetResultPayload::Stream(stream) => Ok(stream.map_err(StorageError::from).boxed()),
+        }
     }
 
     /// Every object under the blob prefix (ignoring anything that is not a blob).
@@ -287,4 +290,36 @@ fn remove_local_staging(dir: &FsPath, id: BlobId) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Bytes read from a local object file per blocking call. object_store's own file stream
+/// reads 8 KiB per call, which costs a thread hop every 8 KiB and caps downloads far below
+/// what the disk and the cipher can do.
+const FILE_READ_SIZE: u64 = 1024 * 1024;
+
+/// Streams `range` of a local object file in [`FILE_READ_SIZE`] pieces, each read on the
+/// blocking pool. A file shorter than the range ends the stream with an error.
+fn file_stream(file: std::fs::File, range: Range<u64>) -> BoxStream<'static, Result<Bytes>> {
+    let file = Arc::new(file);
+    futures::stream::try_unfold(range.start, move |position| {
+        let file = Arc::clone(&file);
+        let end = range.end;
+        async move {
+            if position >= end {
+                return Ok(None);
+            }
+            let len = (end - position).min(FILE_READ_SIZE) as usize;
+            let piece = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, position)?;
+                Ok(buf)
+            })
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+            .map_err(StorageError::Io)?;
+            Ok(Some((Bytes::from(piece), position + len as u64)))
+        }
+    })
+    .boxed()
 }
