@@ -444,6 +444,27 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
         .eval("const s = document.getElementById('status-filter'); s.value = 'archived'; s.dispatchEvent(new Event('change')); return true;", vec![])
         .await;
     assert_eq!(patients().await, ["PAT-ARCH"]);
+
+    // On a tablet in portrait the page does not scroll sideways (wide tables scroll inside).
+    browser
+        .client()
+        .set_window_size(820, 1180)
+        .await
+        .expect("resize the window");
+    browser
+        .eval("const s = document.getElementById('status-filter'); s.value = ''; s.dispatchEvent(new Event('change')); return true;", vec![])
+        .await;
+    let overflow = browser
+        .eval(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "horizontal overflow {overflow}"
+    );
+    browser.screenshot("dashboard-tablet").await;
     browser.close().await;
 }
 
