@@ -130,7 +130,7 @@ impl Meta {
 
     /// The most recent `limit` entries, newest first.
     pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.run(move |m| {
+        self.run_blocking(move |m| {
             m.trees
                 .audit
                 .iter()
@@ -145,7 +145,7 @@ impl Meta {
 
     /// Walks the whole chain and reports the first entry that is not as written.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
-        self.run(|m| {
+        self.run_blocking(|m| {
             let mut expected_seq = 1u64;
             let mut prev = [0u8; 32];
             let mut entries = 0u64;

@@ -165,7 +165,7 @@ impl Storage {
             rewrapped += 1;
         }
         self.rewrap_server_key().await?;
-        let still_used = self.meta.run(|m| m.case_kek_ids()).await?;
+        let still_used = self.meta.run_blocking(|m| m.case_kek_ids()).await?;
         let mut keyring = self.keyring.write().map_err(|_| poisoned())?;
         let current = keyring.current().id();
         for id in snapshot {

@@ -55,7 +55,7 @@ fn split(entry: &[u8]) -> Option<([u8; 16], GrantId)> {
 impl Meta {
     /// Checks the grants and their indexes (see the module documentation).
     pub async fn check_grants(&self) -> Result<GrantFaults> {
-        self.run(|m| m.check_grants_now()).await
+        self.run_blocking(|m| m.check_grants_now()).await
     }
 
     fn check_grants_now(&self) -> Result<GrantFaults> {

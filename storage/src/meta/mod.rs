@@ -175,8 +175,20 @@ impl Meta {
         })
     }
 
-    /// Runs blocking sled work on the blocking thread pool.
+    /// Runs sled work that needs no flush, on the caller's thread: sled answers reads and
+    /// buffered writes from memory in microseconds, and a hop to the blocking pool for each
+    /// cost more than the work (dozens of hops per request kept hundreds of blocking threads
+    /// busy under load; BENCHMARKS.md, case 3).
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Meta) -> Result<T> + Send + 'static,
+    {
+        work(self)
+    }
+
+    /// Runs sled work on the blocking thread pool, for what may wait on the disk.
+    pub(crate) async fn run_blocking<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Meta) -> Result<T> + Send + 'static,
@@ -194,7 +206,7 @@ impl Meta {
     {
         // A blocking flush on the blocking pool: sled 0.34's `flush_async` can deadlock when
         // called concurrently (sled issue 1308).
-        self.run(move |m| {
+        self.run_blocking(move |m| {
             let value = work(m)?;
             m.db.flush()?;
             Ok(value)
@@ -204,7 +216,7 @@ impl Meta {
 
     /// Flushes every pending write to disk.
     pub async fn flush(&self) -> Result<()> {
-        self.run(|m| {
+        self.run_blocking(|m| {
             m.db.flush()?;
             Ok(())
         })
