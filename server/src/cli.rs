@@ -176,6 +176,9 @@ fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|err| format!("invalid setting log.filter: {err}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Bounds the threads (and the malloc arenas they keep) that file and flush work
+        // may use under load; waiting work queues instead.
+        .max_blocking_threads(64)
         .build()
         .map_err(|err| format!("cannot start the async runtime: {err}"))?;
     runtime.block_on(async {

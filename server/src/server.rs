@@ -55,9 +55,13 @@ pub enum StartError {
     Mail(#[from] crate::mail::MailError),
 }
 
-/// Password hashes computed at once (each takes ~19 MiB and one core for ~40 ms); more
-/// requests wait, so a flood of logins cannot exhaust memory or starve the server.
-const PASSWORD_HASHES_AT_ONCE: usize = 2;
+/// Password hashes computed at once: half the cores, at least one (each takes ~19 MiB and
+/// one core for ~40 ms). More requests wait, so a flood of wrong passwords can neither
+/// exhaust memory nor take every core from the transfers of legitimate users
+/// (BENCHMARKS.md, case 6).
+pub fn password_hashes_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 /// A bound, ready-to-run server.
 pub struct Server {
@@ -129,7 +133,7 @@ impl Server {
             storage,
             passwords: casevault_crypto::PasswordHasher::new(
                 casevault_crypto::Argon2Params::default(),
-                PASSWORD_HASHES_AT_ONCE,
+                password_hashes_at_once(),
             ),
             auth: Default::default(),
             public_url: settings.public_url(port),
