@@ -32,19 +32,28 @@ pub(crate) fn key(bytes: &[u8; KEY_LEN]) -> LessSafeKey {
 }
 
 /// Appends `nonce ‖ ciphertext ‖ tag` of `plaintext` under a fresh random nonce to `out`.
+///
+/// AES-GCM runs out of place, from `plaintext` straight into `out`: the plaintext is never
+/// copied (a copy to the unaligned spot after the nonce used to cost more than the cipher).
 pub(crate) fn seal_append(key: &LessSafeKey, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     out.reserve(plaintext.len() + OVERHEAD);
     out.extend_from_slice(&nonce);
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let sealed = &mut out[start..];
+    let body = out.len();
+    // Safe Rust cannot write into spare capacity, so make room with zeros (a cheap memset).
+    out.resize(body + plaintext.len() + TAG_LEN, 0);
+    let (ciphertext, tag) = out[body..].split_at_mut(plaintext.len());
     // Sealing only fails for inputs above 2^36 bytes; every caller seals at most one chunk.
-    let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), sealed)
-        .expect("AES-GCM sealing of a bounded buffer cannot fail");
-    out.extend_from_slice(tag.as_ref());
+    key.seal_out_of_place_scatter(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        plaintext,
+        ciphertext,
+        &[],
+        tag,
+    )
+    .expect("AES-GCM sealing of a bounded buffer cannot fail");
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag`, appending the plaintext to `out`. On failure `out` is
