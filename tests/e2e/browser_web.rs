@@ -351,8 +351,16 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
             )
             .await;
     }
+    let labels = json!({ "labels": [{ "id": 3, "name": "Implant", "colour": "#00aa55" }] });
+    let response = practice
+        .send(&dr, Method::PATCH, "/api/v1/preferences", Some(labels))
+        .await;
+    expect_json(response, 200).await;
     let archived = practice
-        .create_case(&dr, json!({ "patient_ref": "PAT-ARCH", "title": "C-9" }))
+        .create_case(
+            &dr,
+            json!({ "patient_ref": "PAT-ARCH", "title": "C-9", "labels": [3] }),
+        )
         .await;
     let archived = id_of(&archived);
     let response = practice
@@ -401,6 +409,17 @@ async fn browser_dashboard_sorts_filters_searches_and_colours_expiry() {
         )
         .await;
     assert_eq!(colour, "rgb(179, 38, 30)", "expiring soon is red");
+    // Labels show with the owner's name and colour (set through the CSSOM, which the CSP allows).
+    browser
+        .wait_text("#cases-table tbody .label-chip", "Implant")
+        .await;
+    let chip = browser
+        .eval(
+            "return getComputedStyle(document.querySelector('.label-chip')).backgroundColor;",
+            vec![],
+        )
+        .await;
+    assert_eq!(chip, "rgb(0, 170, 85)");
     browser.screenshot("dashboard").await;
 
     // Quick categories with their counts.

@@ -85,7 +85,7 @@ export class ShareDialog {
       note: $("#share-note").value,
     };
     const cap = Number($("#share-cap").value);
-    if (role !== "read" && cap > 0) request.upload_cap = Math.round(cap * 1024 * 1024);
+    if (role !== "read" && cap > 0) request.upload_cap = Math.round(cap * 1_000_000);
     if (kind === "colleague") {
       request.colleague = $("#share-colleague").value.trim();
       if (!request.colleague) {
