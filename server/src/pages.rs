@@ -104,7 +104,7 @@ async fn page(
     let lang = Lang::negotiate(
         chosen
             .map(Lang::code)
-            .or_else(|| cookie(&headers, LANG_COOKIE)),
+            .or_else(|| session::cookie(&headers, LANG_COOKIE)),
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
@@ -178,7 +178,7 @@ fn html(status: StatusCode, shell: &Shell) -> Response {
 /// The HTML 404 for paths outside the API, in the visitor's language.
 pub fn not_found(headers: &HeaderMap) -> Response {
     let lang = Lang::negotiate(
-        cookie(headers, LANG_COOKIE),
+        session::cookie(headers, LANG_COOKIE),
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
@@ -207,18 +207,6 @@ async fn static_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
         headers.insert(header::ETAG, etag);
     }
     response
-}
-
-/// The value of the cookie `name`, if sent.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
 }
 
 /// Percent-encodes everything but unreserved characters, for a query value.

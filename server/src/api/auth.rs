@@ -125,8 +125,30 @@ pub async fn login(
         Outcome::Success,
     )
     .await?;
-    let body = SessionBody::new(&user, Some(new.csrf_token));
-    Ok(([(SET_COOKIE, session::set_cookie(&new.token))], Json(body)).into_response())
+    Ok(signed_in(StatusCode::OK, &user, new))
+}
+
+/// The answer that signs `user` in with the new session: its cookie, and the body with the
+/// CSRF token (login, setup, a joined invitation).
+pub fn signed_in(status: StatusCode, user: &UserRecord, new: session::NewSession) -> Response {
+    let body = SessionBody::new(user, Some(new.csrf_token));
+    (
+        status,
+        [(SET_COOKIE, session::set_cookie(&new.token))],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Checks a display name: 1 to 200 characters once trimmed; returns it trimmed.
+pub fn check_display_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "The display name must have 1 to 200 characters.".into(),
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// Upgrades a password hash made with weaker parameters than the current ones.

@@ -12,9 +12,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use casevault_crypto::Token;
 use casevault_storage::{
     Actor, InvitationId, InvitationRecord, OrgId, OrgRecord, OrgRole, Outcome, QuotaAccount,
@@ -498,12 +497,7 @@ pub async fn accept(
 ) -> Result<Response, ApiError> {
     session::require_origin(&headers, &state)?;
     let token = Token::parse(&token).map_err(|_| ApiError::LinkUnavailable)?;
-    let display_name = form.display_name.trim().to_owned();
-    if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "The name must have 1 to 200 characters.".into(),
-        ));
-    }
+    let display_name = super::auth::check_display_name(&form.display_name)?;
     auth::check_new_password(&form.password)?;
     let meta = state.storage.meta();
     // Checked before hashing, so that a dead link costs no argon2 work.
@@ -552,11 +546,5 @@ pub async fn accept(
     )
     .await?;
     let new = session::start(&state, user.id, ip).await?;
-    let body = SessionBody::new(&user, Some(new.csrf_token));
-    Ok((
-        StatusCode::CREATED,
-        [(SET_COOKIE, session::set_cookie(&new.token))],
-        Json(body),
-    )
-        .into_response())
+    Ok(super::auth::signed_in(StatusCode::CREATED, &user, new))
 }

@@ -1,15 +1,13 @@
 //! `POST /api/v1/setup`: creates the first administrator with the one-time setup token and
 //! signs them in.
 
-use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use casevault_crypto::Token;
 use casevault_storage::{Actor, Outcome, StorageError, Timestamp, UserId, UserRecord};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::api::auth::SessionBody;
 use crate::auth::{self, ClientIp, session};
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -40,12 +38,7 @@ pub async fn post(
     let Ok(token) = Token::parse(form.token.trim()) else {
         return Err(ApiError::Forbidden);
     };
-    let display_name = form.display_name.trim().to_owned();
-    if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "The display name must have 1 to 200 characters.".into(),
-        ));
-    }
+    let display_name = super::auth::check_display_name(&form.display_name)?;
     auth::check_new_password(&form.password)?;
     let password = state
         .passwords
@@ -89,11 +82,5 @@ pub async fn post(
     )
     .await?;
     let new = session::start(&state, user.id, ip).await?;
-    let body = SessionBody::new(&user, Some(new.csrf_token));
-    Ok((
-        StatusCode::CREATED,
-        [(SET_COOKIE, session::set_cookie(&new.token))],
-        Json(body),
-    )
-        .into_response())
+    Ok(super::auth::signed_in(StatusCode::CREATED, &user, new))
 }

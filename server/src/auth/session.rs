@@ -39,14 +39,19 @@ pub fn clear_cookie() -> HeaderValue {
 
 /// The value of the session cookie, if the request has one.
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE_NAME).map(str::to_owned)
+}
+
+/// The value of the cookie `name`, if the request has one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim().to_owned())
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
 }
 
 /// The CSRF token that belongs to a session token (its text form).
