@@ -234,6 +234,23 @@ mod tests {
     }
 
     #[test]
+    fn only_a_new_case_chooses_its_quota_account() {
+        let render = |page| {
+            Shell::new(Lang::En, page)
+                .signed_in(viewer("Dr A"))
+                .render()
+                .expect("renders")
+        };
+        for page in [Page::Cases, Page::Case] {
+            let html = render(page);
+            assert!(html.contains("id=\"case-patient\""), "{page:?}");
+            assert!(html.contains("id=\"case-comments\""), "{page:?}");
+        }
+        assert!(render(Page::Cases).contains("id=\"case-org\""));
+        assert!(!render(Page::Case).contains("id=\"case-org\""));
+    }
+
+    #[test]
     fn user_strings_are_escaped() {
         let html = Shell::new(Lang::En, Page::Cases)
             .signed_in(viewer("<svg onload=alert(1)>\"x"))
