@@ -1,11 +1,7 @@
 // Account: storage used, password, notifications, API tokens, sessions.
 import {
-  api, guarded, h, t, $, formatSize, formatDate, showError, clearError, flash, wireCopyButtons,
+  api, guarded, h, t, $, formatDate, quotaText, quotaProgress, showError, clearError, flash, wireCopyButtons,
 } from "./app.js";
-
-function quotaText(quota) {
-  return t("account.quota_used", { used: formatSize(quota.used), limit: formatSize(quota.limit) });
-}
 
 async function loadQuota() {
   const quotas = await api("GET", "/api/v1/quota");
@@ -15,7 +11,7 @@ async function loadQuota() {
   bar.value = Math.min(quotas.user.used, bar.max);
   $("#org-quotas").replaceChildren(...quotas.orgs.map((org) => h("li", {},
     h("span", {}, `${org.name}: ${quotaText(org.quota)}`),
-    h("progress", { max: Math.max(org.quota.limit, 1), value: Math.min(org.quota.used, Math.max(org.quota.limit, 1)), "aria-label": org.name }))));
+    quotaProgress(org.quota, org.name))));
 }
 
 async function loadTokens() {

@@ -167,6 +167,17 @@ export function formatSize(bytes) {
   return `${value.toLocaleString(lang, { maximumFractionDigits: digits })} ${units[unit]}`;
 }
 
+/** "1.2 GB of 50 GB used" for a quota from the API. */
+export function quotaText(quota) {
+  return t("account.quota_used", { used: formatSize(quota.used), limit: formatSize(quota.limit) });
+}
+
+/** A `<progress>` of a quota's use, labelled `label`. */
+export function quotaProgress(quota, label) {
+  const limit = Math.max(quota.limit, 1);
+  return h("progress", { max: limit, value: Math.min(quota.used, limit), "aria-label": label });
+}
+
 /** A date (milliseconds since the epoch) in the page's language. */
 export function formatDate(ms) {
   if (ms === null || ms === undefined) return "";

@@ -2,15 +2,11 @@
 // administrators add members or invite them, change roles, remove members and withdraw
 // invitations.
 import {
-  api, guarded, h, t, $, formatSize, formatDate, showError, clearError, flash, wireCopyButtons,
+  api, guarded, h, t, $, formatDate, quotaText, quotaProgress, showError, clearError, flash, wireCopyButtons,
 } from "./app.js";
 
 function quotaBlock(org) {
-  const limit = Math.max(org.quota.limit, 1);
-  return [
-    h("p", { class: "quota-text" }, t("account.quota_used", { used: formatSize(org.quota.used), limit: formatSize(org.quota.limit) })),
-    h("progress", { max: limit, value: Math.min(org.quota.used, limit), "aria-label": t("account.storage") }),
-  ];
+  return [h("p", { class: "quota-text" }, quotaText(org.quota)), quotaProgress(org.quota, t("account.storage"))];
 }
 
 function memberRow(org, member, isAdmin) {
